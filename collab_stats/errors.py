@@ -1,0 +1,85 @@
+"""The exceptions collab-stats raises.
+
+Every error the library raises on purpose is a :class:`CollabStatsError`, so a command-line
+front end can catch that one class, print ``str(error)`` as a single clear message and exit
+non-zero, while programming errors still surface as tracebacks.
+
+Definition errors (an instrument or a programme file) collect *every* problem they find and
+report them together; each :class:`Problem` says where (a path inside the file) and what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CollabStatsError",
+    "DataSchemaError",
+    "DefinitionError",
+    "InstrumentError",
+    "Problem",
+    "ProgrammeError",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a definition.
+
+    Attributes
+    ----------
+    where : str
+        A path to the offending value, e.g. ``"items[4].characteristic"``; ``""`` for the
+        document as a whole.
+    message : str
+        What is wrong and, where it helps, what is allowed.
+    """
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class CollabStatsError(Exception):
+    """Base class of every error collab-stats raises on purpose."""
+
+
+class DefinitionError(CollabStatsError):
+    """A definition file (instrument, programme) has one or more problems.
+
+    Parameters
+    ----------
+    source : str
+        The file (or other source) that was being read.
+    problems : sequence of Problem
+        Every problem found, in document order.
+    """
+
+    kind = "definition"
+
+    def __init__(self, source: str, problems: list[Problem] | tuple[Problem, ...]):
+        self.source = source
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = f"{source}: {count} problem{'s' if count != 1 else ''} in the {self.kind}"
+        super().__init__("\n".join([head + ":", *(f"  - {p}" for p in self.problems)]))
+
+
+class InstrumentError(DefinitionError):
+    """An instrument definition (or a mapping between its versions) is invalid."""
+
+    kind = "instrument definition"
+
+
+class ProgrammeError(DefinitionError):
+    """A programme definition is invalid."""
+
+    kind = "programme definition"
+
+
+class DataSchemaError(DefinitionError):
+    """Survey data do not follow the canonical schema."""
+
+    kind = "survey data"
