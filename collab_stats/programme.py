@@ -178,6 +178,8 @@ def parse_programme(
     doc = c.mapping(raw, "")
     c.unknown_keys(doc, ("programme", "peer_groups", "collaborations", "waves"), "")
     head = c.mapping(doc.get("programme"), "programme")
+    programme_id = c.identifier(head, "id", "programme")
+    name = c.text(head, "name", "programme")
     threshold = c.field(head, "disclosure_threshold", "programme", int, required=False, default=10)
     if threshold < 1:
         c.add("programme.disclosure_threshold", f"must be at least 1, got {threshold}")
@@ -207,7 +209,7 @@ def parse_programme(
     if c.problems:
         raise ProgrammeError(source, c.problems)
     return Programme(
-        id=c.identifier(head, "id", "programme"), name=c.text(head, "name", "programme"),
+        id=programme_id, name=name,
         instrument=instrument_id, disclosure_threshold=threshold,
         peer_groups=tuple(peer_groups), collaborations=tuple(collaborations), waves=tuple(waves),
     )
@@ -221,6 +223,13 @@ def _parse_waves(raw: Any, instrument: InstrumentFamily | None, c: Checker) -> l
         c.unknown_keys(w, ("id", "label", "opens", "closes", "instrument_version"), where)
         opens = c.field(w, "opens", where, dt.date, default=dt.date.min)
         closes = c.field(w, "closes", where, dt.date, default=dt.date.min)
+        # YAML reads "2025-03-01 09:00" as a datetime, which cannot be compared with a date
+        if isinstance(opens, dt.datetime):
+            c.add(f"{where}.opens", f"expected a date (YYYY-MM-DD), got a date and time {opens}")
+            opens = opens.date()
+        if isinstance(closes, dt.datetime):
+            c.add(f"{where}.closes", f"expected a date (YYYY-MM-DD), got a date and time {closes}")
+            closes = closes.date()
         if opens > closes:
             c.add(where, f"opens ({opens}) is after closes ({closes})")
         version = c.field(w, "instrument_version", where, str, default="")

@@ -169,21 +169,26 @@ DONT_KNOW_BY_ROLE = {"leader": 0.4, "board_member": 0.5, "operational_lead": 0.9
                      "public_member": 2.5}
 DONT_KNOW_BY_CHARACTERISTIC = {"MI": 1.6, "EG": 1.5, "SC": 1.2}
 
-PLACES = [
-    "Barnsley", "Bath", "Blackburn", "Bolton", "Bradford", "Brighton", "Bristol", "Cambridge",
-    "Carlisle", "Cheshire", "Colchester", "Cornwall", "Coventry", "Croydon", "Darlington",
-    "Derby", "Devon", "Doncaster", "Dorset", "Durham", "Exeter", "Gateshead", "Gloucester",
-    "Hackney", "Halton", "Harrogate", "Hastings", "Hull", "Ipswich", "Kent", "Kirklees",
-    "Lambeth", "Lancaster", "Leeds", "Leicester", "Lincoln", "Liverpool", "Luton", "Manchester",
-    "Medway", "Middlesbrough", "Milton Keynes", "Newcastle", "Norfolk", "Northampton",
-    "Norwich", "Nottingham", "Oldham", "Oxford", "Peterborough", "Plymouth", "Portsmouth",
-    "Preston", "Reading", "Rotherham", "Salford", "Sheffield", "Shropshire", "Somerset",
-    "Southampton", "Southwark", "Stockport", "Suffolk", "Sunderland", "Swindon", "Telford",
-    "Torbay", "Wakefield", "Walsall", "Warrington", "Wigan", "Wiltshire", "Wirral",
-    "Wolverhampton", "Worcester", "York",
-]
-REGIONS = ["North East and Yorkshire", "North West", "Midlands", "East of England", "London",
-           "South East", "South West"]
+# Places and the NHS England region each lies in.
+PLACES = {
+    "North East and Yorkshire": ["Barnsley", "Bradford", "Darlington", "Doncaster", "Durham",
+                                 "Gateshead", "Harrogate", "Hull", "Kirklees", "Leeds",
+                                 "Middlesbrough", "Newcastle", "Rotherham", "Sheffield",
+                                 "Sunderland", "Wakefield", "York"],
+    "North West": ["Blackburn", "Bolton", "Carlisle", "Cheshire", "Halton", "Lancaster",
+                   "Liverpool", "Manchester", "Oldham", "Preston", "Salford", "Stockport",
+                   "Warrington", "Wigan", "Wirral"],
+    "Midlands": ["Coventry", "Derby", "Leicester", "Lincoln", "Northampton", "Nottingham",
+                 "Shropshire", "Telford", "Walsall", "Wolverhampton", "Worcester"],
+    "East of England": ["Cambridge", "Colchester", "Ipswich", "Luton", "Norfolk", "Norwich",
+                        "Peterborough", "Suffolk"],
+    "London": ["Croydon", "Hackney", "Lambeth", "Southwark"],
+    "South East": ["Brighton", "Hastings", "Kent", "Medway", "Milton Keynes", "Oxford",
+                   "Portsmouth", "Reading", "Southampton"],
+    "South West": ["Bath", "Bristol", "Cornwall", "Devon", "Dorset", "Exeter", "Gloucester",
+                   "Plymouth", "Somerset", "Swindon", "Torbay", "Wiltshire"],
+}
+REGION_OF = {place: region for region, places in PLACES.items() for place in places}
 TYPES = {
     # type: (name pattern, peer group, main value mode, usual other modes, sector weights)
     "place_based_partnership": ("{place} Place Partnership", "place-partnerships",
@@ -219,16 +224,21 @@ PEER_GROUPS = {"place-partnerships": "Place partnerships and care alliances",
                "provider-collaboratives": "Provider collaboratives",
                "networks-and-alliances": "Improvement networks and sector alliances"}
 ORGANISATION_NAMES = {
-    "nhs_acute": ["{place} Hospitals NHS Foundation Trust", "{place} University Hospitals NHS Trust"],
+    "nhs_acute": ["{place} Hospitals NHS Foundation Trust", "{place} University Hospitals NHS Trust",
+                  "{place} Children's Hospital NHS Trust", "{place} Ambulance Service"],
     "primary_care": ["{place} GP Federation", "{place} Central Primary Care Network",
-                     "{place} North Primary Care Network", "{place} Rural Practices Group"],
-    "mental_health": ["{place} Mental Health NHS Trust", "{place} Partnership NHS Foundation Trust"],
-    "community_health": ["{place} Community Health Services", "{place} Community Care CIC"],
+                     "{place} North Primary Care Network", "{place} South Primary Care Network",
+                     "{place} East Primary Care Network", "{place} West Primary Care Network",
+                     "{place} Rural Practices Group", "{place} City Practices Group"],
+    "mental_health": ["{place} Mental Health NHS Trust", "{place} Partnership NHS Foundation Trust",
+                      "{place} Talking Therapies", "{place} Recovery College"],
+    "community_health": ["{place} Community Health Services", "{place} Community Care CIC",
+                         "{place} Hospice", "{place} Community Nursing Service"],
     "local_authority": ["{place} Council", "{place} Adult Social Care", "{place} Public Health"],
     "voluntary_community": ["{place} Council for Voluntary Service", "Age UK {place}",
                             "{place} Carers Centre", "Mind in {place}", "{place} Food Partnership"],
-    "housing": ["{place} Homes", "{place} Housing Association"],
-    "education": ["{place} College", "University of {place}"],
+    "housing": ["{place} Homes", "{place} Housing Association", "{place} Homeless Service"],
+    "education": ["{place} College", "University of {place}", "{place} Schools Trust"],
     "police_fire": ["{place} Police", "{place} Fire and Rescue Service"],
     "private": ["{place} Care Homes Ltd", "{place} Pharmacy Group", "{place} Home Care Ltd"],
     "patient_public": ["Healthwatch {place}", "{place} Patient and Public Panel"],
@@ -266,7 +276,7 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 def _build_programme(rng, n_collaborations, waves, settings, family) -> Programme:
     type_names = list(TYPE_SHARES)
     types = rng.choice(type_names, size=n_collaborations, p=list(TYPE_SHARES.values()))
-    places = rng.permutation(PLACES)
+    places = rng.permutation(sorted(REGION_OF))
     modes = [m.id for m in family.framework.value_modes]
     collaborations, used_ids = [], set()
     for c in range(n_collaborations):
@@ -285,19 +295,19 @@ def _build_programme(rng, n_collaborations, waves, settings, family) -> Programm
         if extra and rng.random() < 0.3:
             declared.append(str(rng.choice(extra)))
         n_partners = int(rng.integers(settings.partners[0], settings.partners[1] + 1))
-        sectors = list(sector_weights)
-        weights = np.array(list(sector_weights.values()), dtype=float)
-        chosen = rng.choice(sectors, size=n_partners, p=weights / weights.sum())
-        partners, names_used = [], set()
-        for k, sector in enumerate(chosen):
-            options = ORGANISATION_NAMES[str(sector)]
-            org = options[int(rng.integers(len(options)))].format(place=place)
-            if org in names_used:
-                org = f"{org} ({k + 1})"
-            names_used.add(org)
-            partners.append(PartnerOrganisation(f"{cid}-p{k + 1:02d}", org, str(sector)))
+        # Organisations are drawn without replacement from every (sector, name) pair, each
+        # sector weighted by how typical it is for this kind of collaboration.
+        pairs = [(sector, name) for sector in sector_weights for name in ORGANISATION_NAMES[sector]]
+        weights = np.array([sector_weights[sector] / len(ORGANISATION_NAMES[sector])
+                            for sector, _ in pairs])
+        picks = rng.choice(len(pairs), size=min(n_partners, len(pairs)), replace=False,
+                           p=weights / weights.sum())
+        partners = [
+            PartnerOrganisation(f"{cid}-p{k + 1:02d}", pairs[j][1].format(place=place), pairs[j][0])
+            for k, j in enumerate(picks)
+        ]
         collaborations.append(Collaboration(
-            id=cid, name=name, type=ctype, region=str(REGIONS[int(rng.integers(len(REGIONS)))]),
+            id=cid, name=name, type=ctype, region=REGION_OF[place],
             peer_group=peer_group, value_modes=tuple(declared), main_value_mode=main,
             partners=tuple(partners), invited={},
         ))

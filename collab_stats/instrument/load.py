@@ -125,10 +125,11 @@ def load_instrument_family(directory: str | Path | None = None) -> InstrumentFam
     if not version_files:
         problems.append(Problem("", "no version files (v1.yaml, v2.yaml, ...) in the folder"))
     for path in version_files:
+        raw = _read_yaml_or_collect(path, collect)
+        if raw is _UNREADABLE:
+            continue
         checker = Checker()
-        instrument = _parse_instrument(
-            read_yaml(path, InstrumentError), framework, checker, str(path)
-        )
+        instrument = _parse_instrument(raw, framework, checker, str(path))
         collect(path.name, checker)
         if instrument is not None:
             versions.append(instrument)
@@ -142,6 +143,21 @@ def load_instrument_family(directory: str | Path | None = None) -> InstrumentFam
     return InstrumentFamily(
         id=framework.id, framework=framework, versions=tuple(versions), mappings=mappings
     )
+
+
+_UNREADABLE = object()
+
+
+def _read_yaml_or_collect(path: Path, collect) -> Any:
+    """Read a version or mapping file; if it is unreadable or not valid YAML, record that as
+    a problem of the file (so the other files are still checked) and return ``_UNREADABLE``."""
+    try:
+        return read_yaml(path, InstrumentError)
+    except InstrumentError as exc:
+        checker = Checker()
+        checker.problems.extend(exc.problems)
+        collect(path.name, checker)
+        return _UNREADABLE
 
 
 # --- framework ---------------------------------------------------------------------------
@@ -417,7 +433,10 @@ def _parse_mappings(folder: Path, versions: list[Instrument], fw: Framework, col
                         "consecutive versions need a mapping")
             collect(folder.name, checker)
             continue
-        mapping = _parse_mapping(read_yaml(path, InstrumentError), older, newer, fw, checker)
+        raw = _read_yaml_or_collect(path, collect)
+        if raw is _UNREADABLE:
+            continue
+        mapping = _parse_mapping(raw, older, newer, fw, checker)
         collect(path.name, checker)
         mappings.append(mapping)
     for (a, b), path in files.items():
@@ -447,6 +466,10 @@ def _parse_mapping(raw: Any, older: Instrument, newer: Instrument, fw: Framework
         source = e.get("from")
         target = e.get("to")
         targets = tuple(target) if isinstance(target, list) else (() if target is None else (target,))
+        # ids are looked up in dicts below: a list or mapping given as an id must not crash
+        if source is not None and not isinstance(source, str):
+            source = str(source)
+        targets = tuple(t if isinstance(t, str) else str(t) for t in targets)
         relation = c.text(e, "relation", where)
         if relation:
             c.one_of(relation, RELATIONS, f"{where}.relation", "relation")

@@ -1,0 +1,99 @@
+"""The pipeline layer: atomic files, the simulate flow's tasks, prefect.yaml and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from collab_stats import load_instrument_family, load_programme
+from pipelines.cli import main
+from pipelines.files import write_atomic, write_text_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = write_text_atomic(tmp_path / "out.txt", "old")
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, fail)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temporary file left behind
+
+
+def test_simulate_flow_tasks_write_files_that_load_back(tmp_path):
+    from pipelines.simulate_flow import simulate, write_programme, write_tables
+
+    sim = simulate.fn(seed=3, n_collaborations=3, n_waves=2)
+    programme_file = write_programme.fn(sim, tmp_path)
+    assert load_programme(programme_file, instrument=load_instrument_family()) == sim.programme
+    files = write_tables.fn(sim, tmp_path)
+    responses = pd.read_parquet(next(f for f in files if f.name == "responses.parquet"))
+    pd.testing.assert_frame_equal(responses, sim.data.responses.reset_index(drop=True),
+                                  check_categorical=False)
+
+
+def test_prefect_yaml_deployments_point_at_flows_with_valid_parameters():
+    from prefect.flows import load_flow_from_entrypoint
+
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    assert config["deployments"], "prefect.yaml lists no deployment"
+    for deployment in config["deployments"]:
+        path, name = deployment["entrypoint"].split(":")
+        flow = load_flow_from_entrypoint(f"{ROOT / path}:{name}")
+        # Raises if a parameter is unknown or of the wrong type for the flow's signature.
+        flow.validate_parameters(deployment.get("parameters", {}))
+        assert deployment["work_pool"]["name"] == "collab-process"
+
+
+def test_cli_instrument_check_describes_the_bundled_instrument(capsys):
+    assert main(["instrument", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "8 characteristics, 26 indicators" in out
+    assert "split MI03 -> MI03A + MI03B" in out
+
+
+def test_cli_reports_an_invalid_programme_in_one_line_per_problem(tmp_path, capsys):
+    bad = tmp_path / "programme.yaml"
+    bad.write_text("programme: {id: Bad Id, name: x, instrument: collaboration-indicators}\n"
+                   "collaborations: []\nwaves: []\n")
+    assert main(["programme", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"collab: error: {bad}: ")
+    assert "programme.id: 'Bad Id' is not a valid identifier" in err
+    assert "collaborations: must not be empty" in err
+    assert "Traceback" not in err
+
+
+def test_cli_rejects_a_non_positive_size():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--collaborations", "0"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_on_the_embedded_prefect_server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "demo", "--collaborations", "4", "--waves", "2",
+         "--seed", "11", "--output", str(out)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "4 collaborations" in result.stdout
+    assert "2025-03" in result.stdout and "2025-09" in result.stdout
+    programme = load_programme(out / "programme.yaml", instrument=load_instrument_family())
+    assert len(programme.collaborations) == 4
+    assert (out / "simulated" / "responses.parquet").is_file()
+    assert (out / ".prefect").is_dir()  # Prefect's home stays inside the workspace
