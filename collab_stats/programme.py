@@ -205,7 +205,7 @@ def parse_programme(
     ]
     c.unique([col.id for col in collaborations], "collaborations", "collaboration id")
     c.unique([p.id for col in collaborations for p in col.partners], "collaborations",
-             "partner organisation id (ids must be unique across the programme)")
+             "partner organisation id (partner ids must be unique in the whole programme):")
     if c.problems:
         raise ProgrammeError(source, c.problems)
     return Programme(
@@ -257,7 +257,7 @@ def _parse_collaboration(raw, where, peer_groups, wave_ids, sectors, modes, c) -
     ctype = c.text(col, "type", where)
     if ctype:
         c.one_of(ctype, COLLABORATION_TYPES, f"{where}.type", "collaboration type")
-    peer_group = c.field(col, "peer_group", where, str, default="")
+    peer_group = c.identifier(col, "peer_group", where)
     if peer_group and peer_groups:
         c.one_of(peer_group, [g.id for g in peer_groups], f"{where}.peer_group", "peer group")
     value_modes = [str(m) for m in c.items(col.get("value_modes"), f"{where}.value_modes")]

@@ -198,7 +198,11 @@ class ScoringRules:
     bands: tuple[Band, ...]
 
     def band(self, score: float) -> Band | None:
-        """The band a score falls in, or ``None`` for a missing (NaN) score."""
+        """The band a score falls in, or ``None`` for a missing (NaN) score.
+
+        Validation makes the last band start at the scale minimum, so every score on the
+        scale has a band; a score below every minimum is given the last (lowest) band.
+        """
         if score is None or math.isnan(score):
             return None
         for band in self.bands:
