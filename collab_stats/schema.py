@@ -110,6 +110,12 @@ COMMENT_COLUMNS: dict[str, str] = {
 }
 MULTI_SELECT_QUESTIONS = ("value_modes", "network")
 _REASON_DTYPE = pd.CategoricalDtype(list(MISSING_REASONS))
+# Columns that validate_survey_data reads after checking column types.
+_CHECKED_COLUMNS = frozenset(
+    [f"respondents.{c}" for c in ("wave_id", "collaboration_id", "respondent_id",
+                                   "instrument_version", "partner_id", "completed")]
+    + [f"responses.{c}" for c in ("wave_id", "respondent_id", "item_id", "value", "missing_reason")]
+)
 
 
 @dataclass(frozen=True)
@@ -145,11 +151,15 @@ def respondent_rows(responses: pd.DataFrame, respondents: pd.DataFrame) -> np.nd
     respondent in ``respondents`` (-1 where there is none)."""
     waves = pd.Index(pd.unique(respondents["wave_id"].astype(object)))
     people = pd.Index(pd.unique(respondents["respondent_id"].astype(object)))
-    own = _codes(respondents["wave_id"], waves) * len(people) + _codes(respondents["respondent_id"], people)
+    ow, orr = _codes(respondents["wave_id"], waves), _codes(respondents["respondent_id"], people)
+    own = np.where((ow >= 0) & (orr >= 0), ow * len(people) + orr, -1)
     w = _codes(responses["wave_id"], waves)
     r = _codes(responses["respondent_id"], people)
-    key = np.where((w >= 0) & (r >= 0), w * len(people) + r, -1)
-    return pd.Index(own).get_indexer(key)
+    key = np.where((w >= 0) & (r >= 0), w * len(people) + r, -2)
+    # A repeated key (an error validate_survey_data reports) maps to its first respondent.
+    first = np.flatnonzero(~pd.Index(own).duplicated())
+    found = pd.Index(own[first]).get_indexer(key)
+    return np.where(found >= 0, first[found], -1)
 
 
 def _coerce(frame: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFrame:
@@ -217,7 +227,9 @@ def validate_survey_data(
                 add(f"{name}.{column}", "column is missing")
             elif str(table[column].dtype) != dtype:
                 add(f"{name}.{column}", f"has dtype {table[column].dtype}, expected {dtype}")
-    if problems:
+    # Stop here only if a column the checks below read is missing or mistyped; other type
+    # problems are reported together with everything else.
+    if any(p.where in _CHECKED_COLUMNS for p in problems):
         raise DataSchemaError("survey data", problems)
 
     resp, ans = data.respondents, data.responses
@@ -388,7 +400,7 @@ def from_wide(
         reason = np.full(codes.shape, None, dtype=object)
         for code in version.scale.missing:
             reason[codes == code.code] = code.reason
-        on_scale = (codes >= version.scale.min) & (codes <= version.scale.max)
+        on_scale = np.isin(codes, [o.code for o in version.scale.options])
         given = on_scale | (reason != None)  # noqa: E711
         last = np.where(given.any(axis=1), k - 1 - np.argmax(given[:, ::-1], axis=1), -1)
         after_last = np.arange(k)[None, :] > last[:, None]

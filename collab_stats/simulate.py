@@ -83,8 +83,8 @@ class SimulationSettings:
     acquiescence_sd : float
         Spread of respondents' tendency to agree regardless of content.
     dont_know_rate, not_applicable_rate, skip_rate : float
-        Base rates of those answers (don't know is more common among staff and public members
-        and on measurement and governance items).
+        Overall rates of those answers (don't know is more common among staff and public
+        members and on measurement and governance items, and less common among leaders).
     partial_rate : float
         Share of respondents who stop part-way (the rest of their items are "not reached").
     comment_rate : float
@@ -164,6 +164,11 @@ class SimulatedProgramme:
 THRESHOLDS = (-1.7, -0.9, -0.15, 1.15)
 GRAND_MEAN = {"PS": 0.35, "PC": 0.3, "TG": 0.25, "BL": 0.1, "CC": 0.3, "MI": -0.1, "EG": 0.05,
               "SC": -0.25}
+#: Relative size of organisations by sector (how many of their people take part).
+SECTOR_SIZE = {"nhs_acute": 3.0, "local_authority": 2.5, "mental_health": 2.0,
+               "community_health": 1.5, "primary_care": 1.0, "education": 1.0, "housing": 0.8,
+               "voluntary_community": 0.6, "private": 0.6, "police_fire": 0.5, "other": 0.5,
+               "patient_public": 0.4}
 ROLE_SHARES = {"leader": 0.1, "board_member": 0.12, "operational_lead": 0.28, "staff": 0.5}
 DONT_KNOW_BY_ROLE = {"leader": 0.4, "board_member": 0.5, "operational_lead": 0.9, "staff": 1.6,
                      "public_member": 2.5}
@@ -536,7 +541,8 @@ def _draw_respondents(rng, programme: Programme, waves, settings) -> tuple[pd.Da
     first = resp.drop_duplicates("person").set_index("person").sort_index()
     partner_of = np.empty(n_persons, dtype=object)
     sector_of = np.empty(n_persons, dtype=object)
-    sizes = {p.id: rng.lognormal(0, 0.8) for col in programme.collaborations for p in col.partners}
+    sizes = {p.id: SECTOR_SIZE.get(p.sector, 1.0) * rng.lognormal(0, 0.8)
+             for col in programme.collaborations for p in col.partners}
     for c, col in enumerate(programme.collaborations):
         persons = first.index[first["c"] == c].to_numpy()
         weights = np.array([sizes[p.id] for p in col.partners])
@@ -574,7 +580,10 @@ def _pseudonyms(rng, n: int) -> np.ndarray:
 def _missingness(rng, rows, ids, item_info, dk_role, settings) -> np.ndarray:
     """Missing-reason codes (index into MISSING_REASONS, -1 = answered), independent of values."""
     dk_item = np.array([DONT_KNOW_BY_CHARACTERISTIC.get(item_info[i].characteristic, 1.0) for i in ids])
-    p_dk = np.clip(settings.dont_know_rate * dk_role[rows, None] * dk_item[None, :], 0, 0.5)
+    # Role and item multipliers are normalised to average 1, so that the overall rate of
+    # "don't know" is settings.dont_know_rate.
+    multiplier = dk_role[rows, None] * dk_item[None, :]
+    p_dk = np.clip(settings.dont_know_rate * multiplier / multiplier.mean(), 0, 0.5)
     draw = rng.random((rows.size, len(ids)))
     reason = np.full(draw.shape, -1, dtype=np.int8)
     p_na = settings.not_applicable_rate
