@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AnalysisError",
     "CollabStatsError",
     "DataSchemaError",
     "DefinitionError",
     "InstrumentError",
+    "ParameterError",
     "Problem",
     "ProgrammeError",
 ]
@@ -83,3 +85,16 @@ class DataSchemaError(DefinitionError):
     """Survey data do not follow the canonical schema."""
 
     kind = "survey data"
+
+
+class ParameterError(CollabStatsError, ValueError):
+    """A function was called with a value it does not accept.
+
+    The message names the parameter, what is allowed and what was received (see
+    :func:`collab_stats._params.check_option` and friends).
+    """
+
+
+class AnalysisError(CollabStatsError):
+    """An analysis cannot be computed from the data given (e.g. too few respondents, a
+    singular covariance matrix); the message says why and what would make it possible."""
