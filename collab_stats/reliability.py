@@ -55,6 +55,7 @@ __all__ = [
     "grouped_reliability",
     "item_analysis",
     "mcdonald_omega",
+    "reliability_flag_table",
     "reliability_flags",
 ]
 
@@ -966,41 +967,84 @@ def reliability_flags(
     if not isinstance(item_analysis, ItemAnalysis):
         raise ParameterError(f"item_analysis must be an ItemAnalysis (from item_analysis); got "
                              f"{type(item_analysis).__name__}")
+    scale = pd.DataFrame([{"alpha": alpha_result.alpha, "reason": alpha_result.reason}])
+    items = item_analysis.table.assign(_scale=0)
+    flags = reliability_flag_table(scale, items, alpha_min=alpha_min,
+                                   item_total_min=item_total_min)
+    return flags.reset_index(drop=True)
+
+
+def reliability_flag_table(
+    scales: pd.DataFrame,
+    items: pd.DataFrame,
+    *,
+    keys: Sequence[str] = (),
+    alpha_min: float = 0.70,
+    item_total_min: float = 0.30,
+) -> pd.DataFrame:
+    """The flags of :func:`reliability_flags` for many scales at once, from result tables.
+
+    Parameters
+    ----------
+    scales : DataFrame
+        One row per scale with ``alpha`` and ``reason`` (e.g. :func:`grouped_reliability`)
+        and the ``keys`` columns that identify the scale.
+    items : DataFrame
+        One row per scale and item with ``item``, ``r_drop``, ``alpha_if_dropped`` and the
+        ``keys`` columns (e.g. :func:`grouped_item_analysis`).
+    keys : sequence of str
+        Columns identifying a scale (e.g. ``("wave_id", "characteristic")``).
+
+    Returns
+    -------
+    DataFrame
+        The ``keys`` columns, then ``level``, ``item``, ``flag``, ``value``, ``threshold``,
+        ``message`` (as :func:`reliability_flags`), scale flags before item flags.
+    """
     alpha_min = float(check_number("alpha_min", alpha_min, high=1))
     item_total_min = float(check_number("item_total_min", item_total_min, low=-1, high=1))
-    alpha = alpha_result.alpha
+    keys = list(keys)
     rows: list[dict[str, Any]] = []
-    if not np.isfinite(alpha):
-        rows.append({"level": "scale", "item": None, "flag": "alpha_not_computed",
-                     "value": alpha, "threshold": alpha_min,
-                     "message": f"Cronbach's alpha could not be computed: "
-                                f"{alpha_result.reason or 'no reason recorded'}."})
-    elif alpha < alpha_min:
-        rows.append({"level": "scale", "item": None, "flag": "low_alpha", "value": alpha,
-                     "threshold": alpha_min,
-                     "message": f"Cronbach's alpha is {alpha:.2f}, below {alpha_min:.2f}: the "
-                                f"items do not hang together well enough to be summed into "
-                                f"one score with confidence."})
-    for rec in item_analysis.table.to_dict("records"):
+    alpha_of = {}
+    for rec in scales.to_dict("records"):
+        key = tuple(rec[k] for k in keys)
+        alpha = rec["alpha"]
+        alpha_of[key] = alpha
+        base = dict(zip(keys, key, strict=True))
+        if not np.isfinite(alpha):
+            rows.append({**base, "level": "scale", "item": None, "flag": "alpha_not_computed",
+                         "value": alpha, "threshold": alpha_min,
+                         "message": f"Cronbach's alpha could not be computed: "
+                                    f"{rec['reason'] or 'no reason recorded'}."})
+        elif alpha < alpha_min:
+            rows.append({**base, "level": "scale", "item": None, "flag": "low_alpha",
+                         "value": alpha, "threshold": alpha_min,
+                         "message": f"Cronbach's alpha is {alpha:.2f}, below {alpha_min:.2f}: "
+                                    f"the items do not hang together well enough to be summed "
+                                    f"into one score with confidence."})
+    for rec in items.to_dict("records"):
+        key = tuple(rec[k] for k in keys)
+        base = dict(zip(keys, key, strict=True))
+        alpha = alpha_of.get(key, np.nan)
         item, r_drop, drop = rec["item"], rec["r_drop"], rec["alpha_if_dropped"]
         if np.isfinite(r_drop) and r_drop < 0:
-            rows.append({"level": "item", "item": item, "flag": "negative_item_total",
+            rows.append({**base, "level": "item", "item": item, "flag": "negative_item_total",
                          "value": r_drop, "threshold": 0.0,
                          "message": f"Item {item} correlates negatively ({r_drop:.2f}) with "
                                     f"the rest of the scale: check whether it should be "
                                     f"reverse-keyed."})
         elif np.isfinite(r_drop) and r_drop < item_total_min:
-            rows.append({"level": "item", "item": item, "flag": "low_item_total",
+            rows.append({**base, "level": "item", "item": item, "flag": "low_item_total",
                          "value": r_drop, "threshold": item_total_min,
                          "message": f"Item {item} correlates only {r_drop:.2f} with the rest "
                                     f"of the scale (below {item_total_min:.2f}): it may "
                                     f"measure something else."})
         if np.isfinite(drop) and np.isfinite(alpha) and drop > alpha:
-            rows.append({"level": "item", "item": item, "flag": "alpha_rises_if_dropped",
+            rows.append({**base, "level": "item", "item": item, "flag": "alpha_rises_if_dropped",
                          "value": drop, "threshold": alpha,
                          "message": f"Alpha would rise from {alpha:.2f} to {drop:.2f} "
                                     f"without item {item}."})
-    flags = pd.DataFrame(rows, columns=_FLAG_COLUMNS)
+    flags = pd.DataFrame(rows, columns=[*keys, *_FLAG_COLUMNS])
     flags["item"] = pd.Series([r["item"] for r in rows], dtype=object)  # keeps None
     return flags
 

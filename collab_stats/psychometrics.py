@@ -1,0 +1,303 @@
+"""The whole programme's psychometrics in one call: reliability, factor structure,
+invariance across waves and aggregation, per wave, characteristic and collaboration.
+
+:func:`programme_psychometrics` is what a wave run and the technical report use. It composes
+the single-topic modules (:mod:`.reliability`, :mod:`.cfa`, :mod:`.invariance`,
+:mod:`.aggregation`, :mod:`.scoring`); every figure is computed for all groups at once
+(vectorised), never by a Python loop over collaborations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._params import check_number, check_option
+from .aggregation import aggregation_verdict, grouped_icc, rwg_j
+from .cfa import cfa
+from .errors import ParameterError
+from .instrument.model import InstrumentFamily
+from .invariance import measurement_invariance
+from .reliability import grouped_item_analysis, grouped_reliability, reliability_flag_table
+from .schema import SurveyData
+from .scoring import item_matrix, score_responses
+
+__all__ = ["ProgrammePsychometrics", "programme_psychometrics", "wave_versions"]
+
+CfaPolicy = str  # "fiml" or "listwise", as collab_stats.cfa.cfa accepts
+
+
+@dataclass(frozen=True)
+class ProgrammePsychometrics:
+    """Psychometric tables for a whole programme, ready for reports.
+
+    Attributes
+    ----------
+    reliability : DataFrame
+        One row per wave, characteristic and level: ``level`` is ``"programme"`` (all
+        respondents of the wave; ``collaboration_id`` empty) or ``"collaboration"`` (one
+        collaboration's respondents, computed where it has at least ``min_respondents``;
+        otherwise the figures are NaN and ``reason`` says so). Columns as
+        :func:`~collab_stats.reliability.grouped_reliability` (alpha, std_alpha, Feldt CI,
+        omega, n_items, n_used, n_total, reason).
+    item_analysis : DataFrame
+        Programme level: one row per wave, characteristic and item (n, mean, sd, r_drop,
+        alpha_if_dropped, pct_missing, response shares p_1..p_5).
+    flags : DataFrame
+        Programme-level reliability flags per wave and characteristic
+        (:func:`~collab_stats.reliability.reliability_flag_table`).
+    aggregation : DataFrame
+        One row per wave and characteristic: ICC(1), ICC(2), F test, median and mean rwg(J)
+        over collaborations, and a plain ``verdict`` on whether collaboration means are
+        justified.
+    agreement : DataFrame
+        One row per wave, collaboration and characteristic: rwg(J) and its n.
+    factor_structure : DataFrame
+        One row per wave and model (``"eight_factor"``, ``"second_order"``): n_used,
+        converged, chi-square, df, p, CFI, TLI, RMSEA with CI, SRMR, reason.
+    loadings : DataFrame
+        Standardised loadings per wave, model, characteristic and item.
+    invariance : DataFrame
+        Measurement invariance across waves (configural, metric, scalar) on the items
+        comparable across the instrument versions the waves used; empty with one wave.
+    invariance_verdict : str
+        How far comparisons of scores across waves are supported.
+    comparable_items : tuple of str
+        The items (ids in the first wave's version) that entered the cross-wave analysis.
+    """
+
+    reliability: pd.DataFrame
+    item_analysis: pd.DataFrame
+    flags: pd.DataFrame
+    aggregation: pd.DataFrame
+    agreement: pd.DataFrame
+    factor_structure: pd.DataFrame
+    loadings: pd.DataFrame
+    invariance: pd.DataFrame
+    invariance_verdict: str
+    comparable_items: tuple[str, ...]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name (for writing to files or a workbook)."""
+        return {
+            "reliability": self.reliability, "item_analysis": self.item_analysis,
+            "flags": self.flags, "aggregation": self.aggregation, "agreement": self.agreement,
+            "factor_structure": self.factor_structure, "loadings": self.loadings,
+            "invariance": self.invariance,
+        }
+
+
+def wave_versions(data: SurveyData) -> dict[str, str]:
+    """Wave id -> the instrument version its respondents answered, in wave order.
+
+    Raises ParameterError if a wave mixes versions (each wave uses one version).
+    """
+    resp = data.respondents
+    pairs = resp[["wave_id", "instrument_version"]].astype(str).drop_duplicates()
+    mixed = pairs["wave_id"][pairs["wave_id"].duplicated()]
+    if len(mixed):
+        raise ParameterError(f"wave {mixed.iloc[0]!r} mixes instrument versions; each wave must "
+                             "use one version")
+    order = list(pd.unique(resp["wave_id"].astype(str)))
+    mapping = dict(zip(pairs["wave_id"], pairs["instrument_version"], strict=True))
+    return {w: mapping[w] for w in order}
+
+
+def programme_psychometrics(
+    data: SurveyData,
+    family: InstrumentFamily,
+    *,
+    min_respondents: int = 10,
+    ci: float = 0.95,
+    alpha_min: float = 0.70,
+    item_total_min: float = 0.30,
+    factor_models: bool = True,
+    invariance: bool = True,
+    cfa_nan_policy: CfaPolicy = "fiml",
+) -> ProgrammePsychometrics:
+    """Reliability, factor structure, invariance and aggregation for a whole programme.
+
+    Parameters
+    ----------
+    data : SurveyData
+        Any number of waves; each wave uses one instrument version.
+    family : InstrumentFamily
+    min_respondents : int
+        Collaboration-level reliability is computed only for collaborations with at least
+        this many respondents in the wave (default 10).
+    ci : float
+        Level of the Feldt intervals of alpha.
+    alpha_min, item_total_min : float
+        Thresholds of the reliability flags.
+    factor_models : bool
+        Fit the eight-factor CFA and the second-order model (the framework's three groups
+        over the eight characteristics) per wave.
+    invariance : bool
+        Test configural, metric and scalar invariance across waves (needs two or more).
+    cfa_nan_policy : {"fiml", "listwise"}
+        Missing answers in the CFA and invariance models: full-information ML (default;
+        lavaan's ``missing = "ml"``) or complete rows only.
+
+    Notes
+    -----
+    Conventions, all stated in the functions used: reliability and item statistics use
+    pairwise-complete covariances with N - 1 (as ``psych::alpha``), on reverse-keyed items;
+    ICC(1)/ICC(2) come from the one-way ANOVA of respondents' characteristic scores on
+    collaboration with the mean group size (as ``multilevel::ICC1``); rwg(J) uses the uniform
+    null variance of the 5-point scale (2.0) and listwise rows within each collaboration (as
+    ``multilevel::rwg.j``); the CFA is ML with divisor N (as lavaan). Cross-wave analyses
+    (invariance) use only items that the version mappings mark comparable.
+    """
+    min_respondents = check_number("min_respondents", min_respondents, low=2, integer=True)
+    check_option("cfa_nan_policy", cfa_nan_policy, ("fiml", "listwise"))
+    versions = wave_versions(data)
+    characteristics = [c.id for c in family.framework.characteristics]
+
+    reliability, items, agreement, fits, loadings = [], [], [], [], []
+    for version_id in dict.fromkeys(versions.values()):
+        version = family.version(version_id)
+        waves = [w for w, v in versions.items() if v == version_id]
+        matrix = item_matrix(data, family, items=version.item_ids)
+        matrix = matrix[matrix["instrument_version"].astype(str) == version_id].reset_index(drop=True)
+        matrix["wave_id"] = matrix["wave_id"].astype(str)
+        matrix["collaboration_id"] = matrix["collaboration_id"].astype(str)
+        by_characteristic = version.items_by_characteristic()
+        for characteristic, ids in by_characteristic.items():
+            values = matrix[list(ids)]
+            programme = grouped_reliability(values, matrix[["wave_id"]], ci=ci)
+            programme.insert(1, "level", "programme")
+            programme.insert(2, "collaboration_id", "")
+            by_collab = grouped_reliability(values, matrix[["wave_id", "collaboration_id"]], ci=ci)
+            by_collab.insert(1, "level", "collaboration")
+            small = by_collab["n_total"] < min_respondents
+            by_collab.loc[small, ["alpha", "std_alpha", "average_r", "ci_low", "ci_high",
+                                  "omega"]] = np.nan
+            by_collab.loc[small, "reason"] = f"fewer than {min_respondents} respondents"
+            by_collab.loc[small, "omega_reason"] = f"fewer than {min_respondents} respondents"
+            for table in (programme, by_collab):
+                table.insert(3, "characteristic", characteristic)
+                table.insert(4, "instrument_version", version_id)
+                reliability.append(table)
+            item_table = grouped_item_analysis(values, matrix[["wave_id"]],
+                                               scale_points=[o.code for o in version.scale.options])
+            item_table.insert(1, "characteristic", characteristic)
+            item_table.insert(2, "instrument_version", version_id)
+            items.append(item_table)
+            for wave in waves:
+                rows = matrix["wave_id"] == wave
+                result = rwg_j(values[rows], matrix.loc[rows, "collaboration_id"].to_numpy(),
+                               n_options=version.scale.n_points)
+                frame = result.to_frame().rename(columns={"group": "collaboration_id"})
+                frame.insert(0, "wave_id", wave)
+                frame.insert(2, "characteristic", characteristic)
+                agreement.append(frame)
+        if factor_models:
+            for wave in waves:
+                sub = matrix[matrix["wave_id"] == wave]
+                fits_w, loads_w = _factor_models(sub, version, family, cfa_nan_policy)
+                fits.extend(fits_w.assign(wave_id=wave).to_dict("records"))
+                loadings.append(loads_w.assign(wave_id=wave))
+
+    reliability_table = _order(pd.concat(reliability, ignore_index=True), versions,
+                               characteristics, ["level", "collaboration_id"])
+    item_table = _order(pd.concat(items, ignore_index=True), versions, characteristics, [])
+    flags = reliability_flag_table(
+        reliability_table[reliability_table["level"] == "programme"], item_table,
+        keys=("wave_id", "characteristic"), alpha_min=alpha_min, item_total_min=item_total_min)
+    agreement_table = pd.concat(agreement, ignore_index=True)
+    aggregation = _aggregation(data, family, agreement_table, versions)
+
+    comparable: tuple[str, ...] = ()
+    invariance_table = pd.DataFrame()
+    verdict = "Only one wave: comparisons over time are not assessed."
+    if invariance and len(versions) > 1:
+        comparable, invariance_table, verdict = _invariance(data, family, versions, cfa_nan_policy)
+    return ProgrammePsychometrics(
+        reliability=reliability_table,
+        item_analysis=item_table,
+        flags=flags,
+        aggregation=aggregation,
+        agreement=agreement_table,
+        factor_structure=pd.DataFrame(fits),
+        loadings=pd.concat(loadings, ignore_index=True) if loadings else pd.DataFrame(),
+        invariance=invariance_table,
+        invariance_verdict=verdict,
+        comparable_items=comparable,
+    )
+
+
+def _order(table: pd.DataFrame, versions: dict[str, str], characteristics: Sequence[str],
+           extra: Sequence[str]) -> pd.DataFrame:
+    """Waves in programme order, characteristics in framework order."""
+    table = table.assign(
+        _w=table["wave_id"].map({w: k for k, w in enumerate(versions)}),
+        _c=table["characteristic"].map({c: k for k, c in enumerate(characteristics)}),
+    )
+    return (table.sort_values(["_w", "_c", *extra], kind="stable")
+            .drop(columns=["_w", "_c"]).reset_index(drop=True))
+
+
+def _factor_models(matrix: pd.DataFrame, version, family: InstrumentFamily, nan_policy: str):
+    model = {c: list(ids) for c, ids in version.items_by_characteristic().items() if ids}
+    groups = {g.id: [c.id for c in family.framework.characteristics if c.group == g.id]
+              for g in family.framework.groups}
+    rows, loads = [], []
+    for name, second_order in (("eight_factor", None), ("second_order", groups)):
+        result = cfa(matrix, model, second_order=second_order, nan_policy=nan_policy)
+        row = result.to_frame().iloc[0].to_dict()
+        rows.append({"model": name, **{k: row.get(k) for k in (
+            "n_used", "n_total", "converged", "chi_square", "df", "p_value", "cfi", "tli",
+            "rmsea", "rmsea_ci_low", "rmsea_ci_high", "srmr", "reason")}})
+        table = result.loadings
+        if len(table):
+            loads.append(pd.DataFrame({
+                "model": name, "characteristic": table["lhs"].to_numpy(),
+                "item_id": table["rhs"].to_numpy(), "std_loading": table["std_all"].to_numpy(),
+            }))
+    return pd.DataFrame(rows), (pd.concat(loads, ignore_index=True) if loads else pd.DataFrame())
+
+
+def _aggregation(data, family, agreement, versions) -> pd.DataFrame:
+    scores = score_responses(data, family)
+    wide = scores.pivot_table(index=["wave_id", "collaboration_id", "respondent_id"],
+                              columns="characteristic", values="score", observed=True,
+                              dropna=False).reset_index()
+    wide = wide[wide["wave_id"].astype(str).isin(versions)]
+    wide["wave_id"] = wide["wave_id"].astype(str)
+    characteristics = [c.id for c in family.framework.characteristics]
+    iccs = grouped_icc(wide, value_columns=characteristics, group="collaboration_id",
+                       by=("wave_id",)).rename(columns={"variable": "characteristic"})
+    summary = (agreement.groupby(["wave_id", "characteristic"], sort=False)["rwg_j"]
+               .agg(median_rwg_j="median", mean_rwg_j="mean").reset_index())
+    out = iccs.merge(summary, on=["wave_id", "characteristic"], how="left")
+    out["verdict"] = [
+        aggregation_verdict(r.icc1, r.icc2, r.median_rwg_j, p_value=r.p_value)
+        for r in out.itertuples(index=False)
+    ]
+    return _order(out, versions, characteristics, [])
+
+
+def _invariance(data, family, versions, nan_policy):
+    """Configural / metric / scalar invariance across waves on comparable items."""
+    used = list(dict.fromkeys(versions.values()))
+    chains = family.comparable_items(*used)
+    first = family.version(used[0])
+    anchors = [i for i in first.item_ids if i in chains]
+    by_char: dict[str, list[str]] = {}
+    for item in anchors:
+        by_char.setdefault(first.item(item).characteristic, []).append(item)
+    model = {c: ids for c, ids in by_char.items() if len(ids) >= 2}
+    frames = []
+    for version_id in used:
+        ids = [chains[a][version_id] for a in anchors]
+        matrix = item_matrix(data, family, items=ids)
+        matrix = matrix[matrix["instrument_version"].astype(str) == version_id]
+        frames.append(matrix.rename(columns=dict(zip(ids, anchors, strict=True)))[
+            ["wave_id", *anchors]])
+    frame = pd.concat(frames, ignore_index=True)
+    frame["wave_id"] = frame["wave_id"].astype(str)
+    result = measurement_invariance(frame, model, group="wave_id", nan_policy=nan_policy)
+    return tuple(anchors), result.to_frame(), result.verdict
