@@ -15,6 +15,9 @@ from .errors import ParameterError
 #: needs; ``listwise`` - only rows complete on every item of the set are used.
 NanPolicy = Literal["pairwise", "listwise"]
 NAN_POLICIES: tuple[str, ...] = ("pairwise", "listwise")
+#: Factor models cannot use pairwise covariances (no likelihood); they take ``listwise`` or
+#: ``fiml`` (full-information ML over every row with at least one answer, lavaan's
+#: ``missing = "ml"``).
 
 
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:

@@ -622,8 +622,11 @@ def grouped_icc(
 
 def _rwg_from_variance(variance: np.ndarray, sigma2: float, n_items: np.ndarray) -> tuple:
     """rwg(J) with the multilevel truncation; J = 1 gives rwg. Returns (value, truncated)."""
-    truncated = variance > sigma2
-    ratio = np.minimum(variance, sigma2) / sigma2
+    # A variance equal to the null variance up to rounding (which depends on the order the
+    # rows were summed in) counts as equal: rwg 0, not truncated.
+    at_null = np.isclose(variance, sigma2, rtol=1e-12, atol=0.0)
+    truncated = (variance > sigma2) & ~at_null
+    ratio = np.where(at_null, 1.0, np.minimum(variance, sigma2) / sigma2)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = n_items * (1 - ratio) / (n_items * (1 - ratio) + ratio)
     return value, truncated

@@ -18,7 +18,17 @@ import pandas as pd
 from scipy import stats
 
 from ._params import check_option
-from .cfa import CFAResult, _fit_model, _Model, _numeric, _parse_model, _sample
+from .cfa import (
+    CfaNanPolicy,
+    CFAResult,
+    _check_nan_policy,
+    _fiml_sample,
+    _fit_model,
+    _Model,
+    _numeric,
+    _parse_model,
+    _sample,
+)
 from .errors import ParameterError
 
 __all__ = [
@@ -76,7 +86,10 @@ class InvarianceResult:
     n_by_group : tuple of int
         Rows used in each group.
     n_used, n_total : int
-        Rows used (complete on every indicator and the group) and rows given.
+        Rows used and rows given. Listwise: rows complete on every indicator and the group;
+        FIML: rows with the group and at least one indicator observed.
+    nan_policy : {"listwise", "fiml"}
+        How missing values were treated.
     levels : tuple of str
         The models fitted, least constrained first.
     fits : tuple of CFAResult
@@ -98,6 +111,7 @@ class InvarianceResult:
     n_by_group: tuple[int, ...]
     n_used: int
     n_total: int
+    nan_policy: str
     levels: tuple[str, ...]
     fits: tuple[CFAResult, ...]
     table: pd.DataFrame
@@ -164,6 +178,7 @@ def measurement_invariance(
     *,
     group: str,
     levels: Sequence[Level] = LEVELS,
+    nan_policy: CfaNanPolicy = "listwise",
 ) -> InvarianceResult:
     """Configural, metric and scalar invariance of a factor model across groups.
 
@@ -187,14 +202,18 @@ def measurement_invariance(
         the reference group).
     levels : sequence of {"configural", "metric", "scalar"}
         The models to fit, starting with "configural", least constrained first.
+    nan_policy : {"listwise", "fiml"}
+        ``"listwise"`` (default, lavaan's default): rows missing any indicator are left out.
+        ``"fiml"``: full-information ML in every group, lavaan's ``missing = "ml"`` (see
+        :func:`collab_stats.cfa.cfa`): every observed value is used; rows with no indicator
+        observed are left out. Either way rows without a group are left out.
 
     Returns
     -------
     InvarianceResult
         One row per level in ``table``/``to_frame()``, the fits, and the overall verdict.
-        Rows missing any indicator or the group are left out (listwise; the only missing-data
-        policy supported here). A level that cannot be fitted has NaN figures and a
-        ``reason``; no exception is raised.
+        A level that cannot be fitted has NaN figures and a ``reason``; no exception is
+        raised.
 
     Raises
     ------
@@ -209,9 +228,12 @@ def measurement_invariance(
               + (m_g - \\mu_g)'\\Sigma_g^{-1}(m_g - \\mu_g),
               \\qquad \\chi^2 = \\sum_g N_g F_g,
 
-    which is what lavaan reports. df = G (p(p + 1)/2 + p) - q. The baseline model has free
-    variances and means in every group (G p(p - 1)/2 df). RMSEA is multiplied by sqrt(G)
-    and SRMR (including the mean residuals) is averaged with weights N_g / N, as in lavaan.
+    which is what lavaan reports. Under FIML, N_g F_g = 2 (log L_H1,g - log L_g) with the
+    observed-data log-likelihoods of :func:`collab_stats.cfa.cfa` (Notes), H1 estimated by EM
+    in each group. df = G (p(p + 1)/2 + p) - q. The baseline model has free variances and
+    means in every group (G p(p - 1)/2 df). RMSEA is multiplied by sqrt(G) and SRMR
+    (including the mean residuals; under FIML against the EM moments) is averaged with
+    weights N_g / N, as in lavaan.
     Each level is compared with the previous one: delta chi-square = chi2_k - chi2_(k-1) on
     df_k - df_(k-1) df (lavaan's ``lavTestLRT``), delta CFI and delta RMSEA.
 
@@ -254,24 +276,30 @@ def measurement_invariance(
         fit2 <- update(fit1, group.equal = "loadings")
         fit3 <- update(fit1, group.equal = c("loadings", "intercepts"))
         lavTestLRT(fit1, fit2, fit3)
+
+    ``nan_policy="fiml"`` adds ``missing = "ml"`` to each call.
     """
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     levels = _check_levels(levels)
+    _check_nan_policy(nan_policy)
     if not isinstance(group, str) or group not in data.columns:
         raise ParameterError(f"group must name a column of data; got {group!r}")
     spec = _parse_model(list(data.columns), model)
     if group in spec.indicators:
         raise ParameterError(f"group column {group!r} is also an indicator of the model")
     x = _numeric(data, spec.indicators)
-    keep = ~np.isnan(x).any(axis=1) & data[group].notna().to_numpy()
+    answered = ~np.isnan(x).all(axis=1) if nan_policy == "fiml" else ~np.isnan(x).any(axis=1)
+    keep = answered & data[group].notna().to_numpy()
     x, values = x[keep], data[group].to_numpy()[keep]
     labels = list(pd.unique(values))
     names = tuple(str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
                   for v in labels)
     sample, reason = None, None
     if len(labels) < 2:
-        reason = f"group column {group!r} has {len(labels)} level(s) among complete rows"
+        reason = f"group column {group!r} has {len(labels)} level(s) among the rows used"
+    elif nan_policy == "fiml":
+        sample, reason = _fiml_sample(x, values, labels, spec.indicators)
     else:
         sample, reason = _sample(x, values, labels, spec.indicators)
     n_by_group = tuple(int((values == v).sum()) for v in labels)
@@ -284,7 +312,8 @@ def measurement_invariance(
                 f"{fitted.n_moments} moments: it is not identified (add indicators)"
             )
         fit = _fit_model(fitted, sample, reason=reason, n_used=len(x), n_total=len(data),
-                         std_lv=False, group=group, labels=names, n_by_group=n_by_group)
+                         std_lv=False, nan_policy=nan_policy, group=group, labels=names,
+                         n_by_group=n_by_group)
         row = {c: getattr(fit, c) for c in _TABLE_COLUMNS if hasattr(fit, c)}
         row["level"] = level
         previous = rows[-1] if rows else None
@@ -312,5 +341,6 @@ def measurement_invariance(
     verdict = _OVERALL[supported] if reason is None else f"not assessed: {reason}"
     return InvarianceResult(
         group=group, groups=names, n_by_group=n_by_group, n_used=len(x), n_total=len(data),
-        levels=levels, fits=tuple(fits), table=table, supported=supported, verdict=verdict,
+        nan_policy=nan_policy, levels=levels, fits=tuple(fits), table=table,
+        supported=supported, verdict=verdict,
     )

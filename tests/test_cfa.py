@@ -17,6 +17,13 @@ Four kinds of test:
 * properties and errors - rescaling an indicator, reordering rows, factors or groups change
   nothing they should not; malformed models raise ParameterError naming the problem, data that
   cannot be fitted give NaN with a reason.
+
+Full-information ML (``nan_policy="fiml"``, lavaan's ``missing = "ml"``) has no published
+lavaan output among the reference data, so it is tied to the published complete-data values
+(on complete data it must reproduce the listwise fit) and checked against plain reference
+implementations: the log-likelihood summed row by row, EM one row at a time, the saturated
+likelihood maximised directly by BFGS, the Hessian from second differences of the objective;
+then MCAR injected into HolzingerSwineford1939 and simulation recovery.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_data import read_reference
-from scipy import optimize
+from scipy import optimize, stats
 
 from collab_stats import cfa as cfa_module
+from collab_stats import fiml, simulate_programme
 from collab_stats.cfa import CFAResult, cfa
 from collab_stats.errors import ParameterError
 from collab_stats.invariance import InvarianceResult, measurement_invariance
+from collab_stats.scoring import item_matrix
 
 RESULTS = Path(__file__).parent / "results" / "lavaan_holzinger_swineford.yaml"
 HS_MODEL = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"],
@@ -50,6 +59,24 @@ def reference(case: str) -> dict:
 @pytest.fixture(scope="module")
 def hs() -> pd.DataFrame:
     return read_reference("HolzingerSwineford1939.csv")
+
+
+HS_INDICATORS = [i for members in HS_MODEL.values() for i in members]
+
+
+def with_holes(data: pd.DataFrame, columns: list[str], share: float, seed: int) -> pd.DataFrame:
+    """``data`` with each cell of ``columns`` missing with probability ``share`` (MCAR)."""
+    holes = data.copy()
+    mask = np.random.default_rng(seed).random((len(data), len(columns))) < share
+    holes[columns] = holes[columns].mask(mask)
+    return holes
+
+
+@pytest.fixture(scope="module")
+def hs_holes(hs) -> pd.DataFrame:
+    """HolzingerSwineford1939 with 15 % of the indicator values missing completely at random
+    (seed 0): 60 of the 301 pupils are complete on all nine tests."""
+    return with_holes(hs, HS_INDICATORS, 0.15, seed=0)
 
 
 def param(result: CFAResult, lhs: str, op: str, rhs: str, group: str | None = None) -> pd.Series:
@@ -197,6 +224,8 @@ def implied_from_table(result: CFAResult) -> np.ndarray:
     phi = np.zeros((len(factors), len(factors)))
     theta = np.zeros((len(indicators), len(indicators)))
     for _, r in result.parameters.iterrows():
+        if r["op"] == "~1":
+            continue  # means: see implied_means
         if r["op"] == "=~":
             lam[indicators.index(r["rhs"]), factors.index(r["lhs"])] = r["estimate"]
         elif r["lhs"] in factors:
@@ -234,14 +263,18 @@ def test_fit_statistics_from_textbook_formulas(hs):
 
 
 @pytest.mark.parametrize("std_lv", [False, True])
-def test_analytic_gradient_matches_finite_differences(hs, std_lv):
-    """The objective of a two-group, second-order model with means (every matrix in play)."""
+@pytest.mark.parametrize("nan_policy", ["listwise", "fiml"])
+def test_analytic_gradient_matches_finite_differences(hs, hs_holes, std_lv, nan_policy):
+    """The objective of a two-group, second-order model with means (every matrix in play);
+    under FIML on the data with 15 % of the values missing."""
     spec = cfa_module._parse_model(list(hs.columns), HS_MODEL,
                                    {"g": ["visual", "textual", "speed"]})
-    x = cfa_module._numeric(hs, spec.indicators)
-    school = hs["school"].to_numpy()
-    sample, reason = cfa_module._sample(x, school, ["Pasteur", "Grant-White"], spec.indicators)
-    assert reason is None
+    data = hs if nan_policy == "listwise" else hs_holes
+    x = cfa_module._numeric(data, spec.indicators)
+    school = data["school"].to_numpy()
+    make = cfa_module._sample if nan_policy == "listwise" else cfa_module._fiml_sample
+    sample, reason = make(x, school, ["Pasteur", "Grant-White"], spec.indicators)
+    assert reason is None and (sample.patterns is None) == (nan_policy == "listwise")
     model = cfa_module._Model(spec, 2, std_lv=std_lv, meanstructure=True,
                               equal=frozenset({"loadings", "intercepts"}))
     rng = np.random.default_rng(0)
@@ -385,6 +418,320 @@ def test_invariance_recovered_and_violation_detected():
     assert table.at["scalar", "delta_cfi"] < -0.01
 
 
+# --- full-information ML ---------------------------------------------------------------------
+
+
+def row_loglik(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
+    """Plain reference: the observed-data normal log-likelihood, one row at a time."""
+    total = 0.0
+    for row in x:
+        seen = ~np.isnan(row)
+        if seen.any():
+            total += stats.multivariate_normal.logpdf(row[seen], mu[seen],
+                                                      sigma[np.ix_(seen, seen)])
+    return total
+
+
+def plain_em(x: np.ndarray, tol: float = 1e-11) -> tuple[np.ndarray, np.ndarray]:
+    """Plain reference: EM for the mean and covariance matrix, one row at a time (E step: the
+    regression of the missing values on the observed ones and its residual covariance)."""
+    n, p = x.shape
+    mu = np.nanmean(x, axis=0)
+    sigma = np.diag(np.nanvar(x, axis=0))
+    for _ in range(2000):
+        t1, t2 = np.zeros(p), np.zeros((p, p))
+        for row in x:
+            o, m = ~np.isnan(row), np.isnan(row)
+            filled, extra = row.copy(), np.zeros((p, p))
+            if m.any():
+                b = sigma[np.ix_(m, o)] @ np.linalg.inv(sigma[np.ix_(o, o)])
+                filled[m] = mu[m] + b @ (row[o] - mu[o])
+                extra[np.ix_(m, m)] = sigma[np.ix_(m, m)] - b @ sigma[np.ix_(o, m)]
+            t1 += filled
+            t2 += np.outer(filled, filled) + extra
+        new_mu = t1 / n
+        new_sigma = t2 / n - np.outer(new_mu, new_mu)
+        done = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max()) < tol
+        mu, sigma = new_mu, new_sigma
+        if done:
+            break
+    return mu, sigma
+
+
+def implied_means(result: CFAResult) -> np.ndarray:
+    """mu = nu (latent means are 0 in a one-group fit)."""
+    p = result.parameters.set_index(["lhs", "op"])["estimate"]
+    return np.array([p[(i, "~1")] for _, members in result.model for i in members])
+
+
+@pytest.fixture(scope="module")
+def fiml_hs(hs) -> CFAResult:
+    return cfa(hs, HS_MODEL, nan_policy="fiml")
+
+
+def test_fiml_on_complete_data_is_the_listwise_fit(hs, fiml_hs):
+    """With no missing value FIML is ML with a saturated mean structure: the same chi-square,
+    df, estimates and fit indices as the listwise fit (which reproduces lavaan's published
+    values, see TestThreeFactor), to 1e-6. What differs, as in lavaan with missing = "ml":
+    9 intercepts are added (AIC and BIC count them), SRMR counts the 9 mean residuals (all 0)
+    among p(p + 1)/2 + p = 54 residuals instead of 45, and the standard errors come from the
+    observed information (checked in the next test)."""
+    listwise, fiml = cfa(hs, HS_MODEL), fiml_hs
+    assert fiml.converged and fiml.nan_policy == "fiml" and listwise.nan_policy == "listwise"
+    assert (fiml.n_used, fiml.n_total, fiml.df, fiml.baseline_df) == (301, 301, 24, 36)
+    for name in ("chi_square", "p_value", "baseline_chi_square", "cfi", "tli", "rmsea",
+                 "rmsea_ci_low", "rmsea_ci_high", "rmsea_p_close", "loglik"):
+        assert getattr(fiml, name) == pytest.approx(getattr(listwise, name), rel=1e-6,
+                                                    abs=1e-6), name
+    ref = reference("three_factor")
+    for name in ("chi_square", "baseline_chi_square", "cfi", "tli", "rmsea", "loglik"):
+        assert getattr(fiml, name) == pytest.approx(ref["fit"][name], abs=ref["tolerance"])
+    assert fiml.srmr == pytest.approx(listwise.srmr * math.sqrt(45 / 54), rel=1e-6)
+    assert fiml.n_parameters == listwise.n_parameters + 9
+    assert fiml.aic == pytest.approx(listwise.aic + 2 * 9, rel=1e-9)
+    shared = listwise.parameters.merge(fiml.parameters, on=["lhs", "op", "rhs"],
+                                       suffixes=("", "_fiml"))
+    assert len(shared) == len(listwise.parameters) == 24
+    np.testing.assert_allclose(shared["estimate_fiml"], shared["estimate"], atol=1e-6)
+    np.testing.assert_allclose(shared["std_all_fiml"], shared["std_all"], atol=1e-6)
+    x = hs[HS_INDICATORS].to_numpy()
+    np.testing.assert_allclose(implied_means(fiml), x.mean(axis=0), atol=1e-6)
+
+
+def test_fiml_standard_errors_are_the_observed_information(hs, fiml_hs):
+    """lavaan's default with missing = "ml" is information = "observed": the SEs are
+    sqrt(diag((N/2 H)^-1)) with H the Hessian of F. Second code path: H by central second
+    differences of the values (not the gradient) of the complete-data objective with means."""
+    spec = cfa_module._parse_model(list(hs.columns), HS_MODEL)
+    x = cfa_module._numeric(hs, spec.indicators)
+    sample, _ = cfa_module._sample(x, np.zeros(len(x)), [0], spec.indicators)
+    model = cfa_module._Model(spec, meanstructure=True)
+    table = fiml_hs.parameters
+    theta = np.zeros(model.n_free)
+    theta[table.loc[table["free"] > 0, "free"] - 1] = table.loc[table["free"] > 0, "estimate"]
+    q, h = model.n_free, 1e-4
+    hessian = np.empty((q, q))
+
+    def f(t):
+        return cfa_module._objective(t, model, sample)[0]
+
+    for a in range(q):
+        for b in range(a, q):
+            ea, eb = np.eye(q)[a] * h, np.eye(q)[b] * h
+            hessian[a, b] = hessian[b, a] = (
+                f(theta + ea + eb) - f(theta + ea - eb) - f(theta - ea + eb)
+                + f(theta - ea - eb)) / (4 * h * h)
+    se = np.sqrt(np.diag(np.linalg.inv(301 / 2 * hessian)))
+    free = table[table["free"] > 0]
+    np.testing.assert_allclose(free["se"], se[free["free"] - 1], rtol=1e-4)
+    # the observed and expected information differ by terms in the residuals: close here
+    listwise = cfa(hs, HS_MODEL).parameters.set_index(["lhs", "op", "rhs"])["se"]
+    ratio = free.set_index(["lhs", "op", "rhs"])["se"] / listwise
+    assert ratio.dropna().between(0.85, 1.35).all()
+
+
+def test_fiml_fit_statistics_from_plain_formulas(hs_holes):
+    """With 15 % of the values missing: the log-likelihood at the estimates summed row by row,
+    H1 by a row-by-row EM, the baseline from each indicator's available-case mean and variance,
+    then chi-square, CFI, TLI, RMSEA and SRMR (with mean residuals) by their formulas."""
+    result = cfa(hs_holes, HS_MODEL, nan_policy="fiml")
+    x = hs_holes[HS_INDICATORS].to_numpy()
+    n, p = x.shape
+    assert result.converged and (result.n_used, result.df) == (301, 24)
+    sigma, mu = implied_from_table(result), implied_means(result)
+    loglik = row_loglik(x, mu, sigma)
+    assert result.loglik == pytest.approx(loglik, rel=1e-9)
+    em_mu, em_sigma = plain_em(x)
+    loglik_h1 = row_loglik(x, em_mu, em_sigma)
+    chi2 = 2 * (loglik_h1 - loglik)
+    assert result.chi_square == pytest.approx(chi2, rel=1e-7)
+    frame = pd.DataFrame(x)
+    n_j, var_j = frame.count().to_numpy(), frame.var(ddof=0).to_numpy()
+    loglik_0 = -0.5 * np.sum(n_j * (np.log(2 * np.pi) + np.log(var_j) + 1))
+    chi2_0 = 2 * (loglik_h1 - loglik_0)
+    assert result.baseline_chi_square == pytest.approx(chi2_0, rel=1e-9)
+    df, df_0 = 24, 36
+    assert result.cfi == pytest.approx(1 - (chi2 - df) / (chi2_0 - df_0), rel=1e-7)
+    assert result.tli == pytest.approx((chi2_0 / df_0 - chi2 / df) / (chi2_0 / df_0 - 1),
+                                       rel=1e-7)
+    assert result.rmsea == pytest.approx(math.sqrt((chi2 - df) / (df * n)), rel=1e-7)
+    sd = np.sqrt(np.diag(em_sigma))
+    residuals = [(em_sigma[i, j] - sigma[i, j]) / (sd[i] * sd[j])
+                 for i in range(p) for j in range(i + 1)]
+    residuals += list((em_mu - mu) / sd)
+    assert result.srmr == pytest.approx(math.sqrt(np.mean(np.square(residuals))), rel=1e-6)
+    assert result.notes[-1].startswith(
+        "full-information ML: 301 rows, 60 of them complete, 79 missing-data patterns; the "
+        "unrestricted model was estimated by EM")
+
+
+def test_em_moments_on_complete_data_are_the_sample_moments(hs):
+    x = hs[HS_INDICATORS].to_numpy()
+    h1, reason = fiml.unrestricted(x, HS_INDICATORS)
+    assert reason is None and h1.em.converged
+    np.testing.assert_allclose(h1.em.mean, x.mean(axis=0), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(h1.em.cov, np.cov(x, rowvar=False, bias=True), rtol=0,
+                               atol=1e-8)
+
+
+def test_em_moments_maximise_the_observed_data_likelihood():
+    """Second code path: the saturated observed-data log-likelihood of 4 variables (200 rows,
+    25 % missing, some rows with one value) maximised directly by BFGS over the mean and the
+    Cholesky factor of the covariance matrix; the EM moments agree to 1e-5, and so do the
+    log-likelihoods (which EM's should not fall below)."""
+    rng = np.random.default_rng(11)
+    cov = np.array([[1.0, 0.5, 0.3, 0.2], [0.5, 1.5, 0.4, 0.1],
+                    [0.3, 0.4, 0.8, 0.3], [0.2, 0.1, 0.3, 1.2]])
+    x = rng.multivariate_normal([1, 2, 3, 4], cov, size=200)
+    x[rng.random(x.shape) < 0.25] = np.nan
+    x = x[~np.isnan(x).all(axis=1)]
+    h1, reason = fiml.unrestricted(x, ["a", "b", "c", "d"])
+    assert reason is None and h1.patterns.n_patterns > 10
+    rows = ~np.isnan(x)
+    patterns = {tuple(r) for r in rows}
+    groups = [(np.array(k), x[(rows == np.array(k)).all(axis=1)]) for k in patterns]
+
+    def minus_loglik(par):
+        mu, chol = par[:4], np.zeros((4, 4))
+        chol[np.tril_indices(4)] = par[4:]
+        sigma = chol @ chol.T
+        return -sum(stats.multivariate_normal.logpdf(g[:, k], mu[k], sigma[np.ix_(k, k)])
+                    .sum() for k, g in groups)
+
+    start = np.concatenate([np.nanmean(x, axis=0),
+                            np.diag(np.nanstd(x, axis=0))[np.tril_indices(4)]])
+    res = optimize.minimize(minus_loglik, start, method="BFGS", options={"gtol": 1e-8})
+    mu, chol = res.x[:4], np.zeros((4, 4))
+    chol[np.tril_indices(4)] = res.x[4:]
+    np.testing.assert_allclose(h1.em.mean, mu, atol=1e-5)
+    np.testing.assert_allclose(h1.em.cov, chol @ chol.T, atol=1e-5)
+    assert h1.loglik == pytest.approx(-res.fun, abs=1e-6)
+    assert h1.loglik >= -res.fun - 1e-9
+    assert h1.loglik == pytest.approx(row_loglik(x, h1.em.mean, h1.em.cov), rel=1e-12)
+
+
+def test_fiml_under_mcar_is_close_to_the_complete_data_fit(hs, hs_holes, fiml_hs):
+    """15 % of the values missing completely at random: only 60 complete rows remain for
+    listwise deletion, FIML uses all 301. Every FIML estimate lies within 3 complete-data
+    standard errors of the complete-data estimate (the extra sampling error of FIML is about
+    sqrt(SE_FIML^2 - SE^2), at most about one SE here; over seeds 0-7 the largest deviation
+    is 2.8 SE, the mean 0.4-0.8 SE), within 0.5 SE on average, and on average less than half
+    as far as the listwise estimates. df is unchanged."""
+    fiml_fit, listwise = cfa(hs_holes, HS_MODEL, nan_policy="fiml"), cfa(hs_holes, HS_MODEL)
+    assert (listwise.n_used, fiml_fit.n_used) == (60, 301)
+    assert fiml_fit.df == listwise.df == fiml_hs.df == 24
+    key = ["lhs", "op", "rhs"]
+    full = fiml_hs.parameters[fiml_hs.parameters["free"] > 0]
+    both = full.merge(fiml_fit.parameters, on=key, suffixes=("", "_fiml")).merge(
+        listwise.parameters, on=key, how="left", suffixes=("", "_listwise"))
+    fiml_gap = (both["estimate_fiml"] - both["estimate"]).abs() / both["se"]
+    listwise_gap = (both["estimate_listwise"] - both["estimate"]).abs() / both["se"]
+    assert fiml_gap.max() < 3 and fiml_gap.mean() < 0.5
+    shared = listwise_gap.notna()  # listwise has no intercepts
+    assert fiml_gap[shared].mean() < 0.5 * listwise_gap[shared].mean()
+    std_gap = (both["std_all_fiml"] - both["std_all"]).abs()[shared]
+    assert std_gap.mean() < 0.5 * (both["std_all_listwise"] - both["std_all"]).abs()[shared].mean()
+    shuffled = cfa(hs_holes.sample(frac=1, random_state=3), HS_MODEL, nan_policy="fiml")
+    assert shuffled.chi_square == pytest.approx(fiml_fit.chi_square, rel=1e-8)
+
+
+def test_fiml_recovers_known_loadings_with_missing_values():
+    """The 3-factor truth above, 2000 rows, 10 % MCAR: loadings and factor correlations
+    within 3.5 standard errors of the truth."""
+    data = with_holes(simulate(2000, seed=1), [f"y{i}" for i in range(1, 10)], 0.10, seed=2)
+    result = cfa(data, SIM_MODEL, std_lv=True, nan_policy="fiml")
+    assert result.converged and result.df == 24 and result.n_used == 2000
+    for j, (factor, indicators) in enumerate(SIM_MODEL.items()):
+        for i in indicators:
+            row = param(result, factor, "=~", i)
+            truth = TRUE_LOADINGS[int(i[1:]) - 1, j]
+            assert abs(row["estimate"] - truth) < 3.5 * row["se"], (factor, i)
+    for a, b, truth in [("f1", "f2", 0.3), ("f1", "f3", 0.5), ("f2", "f3", 0.4)]:
+        row = param(result, a, "~~", b)
+        assert abs(row["estimate"] - truth) < 3.5 * row["se"], (a, b)
+
+
+def test_fiml_chi_square_and_standard_errors_over_replications():
+    """30 samples of 400 from the true model with 15 % MCAR: the FIML chi-square has mean df
+    within sampling error, and the (observed-information) SEs match the spread of the
+    estimates."""
+    columns = [f"y{i}" for i in range(1, 10)]
+    fits = [cfa(with_holes(simulate(400, seed=200 + r), columns, 0.15, seed=r), SIM_MODEL,
+                std_lv=True, nan_policy="fiml") for r in range(30)]
+    assert all(f.converged for f in fits)
+    chi2 = np.array([f.chi_square for f in fits])
+    assert abs(chi2.mean() - 24) < 4 * math.sqrt(2 * 24 / len(fits))
+    loadings = np.array([f.loadings["estimate"].to_numpy() for f in fits])
+    ses = np.array([f.loadings["se"].to_numpy() for f in fits])
+    ratio = ses.mean(axis=0) / loadings.std(axis=0, ddof=1)
+    assert np.all((ratio > 0.7) & (ratio < 1.4)), ratio
+
+
+def test_fiml_measurement_invariance_with_missing_values(hs_holes):
+    """Three levels by school with 15 % MCAR: the usual df, every row used, and the
+    configural model is the two schools' separate FIML fits side by side (chi-squares add up;
+    estimates and observed-information SEs are the same)."""
+    result = measurement_invariance(hs_holes, HS_MODEL, group="school", nan_policy="fiml")
+    table = result.to_frame().set_index("level")
+    assert table["df"].tolist() == [48, 54, 60] and table["converged"].all()
+    assert (result.n_used, result.n_by_group, result.nan_policy) == (301, (156, 145), "fiml")
+    assert all(fit.nan_policy == "fiml" for fit in result.fits)
+    assert table["chi_square"].is_monotonic_increasing
+    separate = [cfa(hs_holes[hs_holes["school"] == s], HS_MODEL, nan_policy="fiml")
+                for s in ("Pasteur", "Grant-White")]
+    assert table.at["configural", "chi_square"] == pytest.approx(
+        sum(f.chi_square for f in separate), rel=1e-6)
+    configural = result.fits[0].parameters
+    for school, alone in zip(("Pasteur", "Grant-White"), separate, strict=True):
+        mine = configural[configural["group"] == school].reset_index(drop=True)
+        np.testing.assert_allclose(mine["estimate"], alone.parameters["estimate"], atol=1e-5)
+        np.testing.assert_allclose(mine["se"], alone.parameters["se"], rtol=1e-4)
+    listwise = measurement_invariance(hs_holes, HS_MODEL, group="school")
+    assert listwise.n_used == 60 and listwise.nan_policy == "listwise"
+
+
+def test_fiml_eight_factor_model_on_the_simulated_programme():
+    """The instrument's 8 characteristics (36 items) on one simulated wave of 40
+    collaborations: about 10 % of the answers are missing ("don't know", skipped), so only 127
+    of 1422 respondents are complete, in 965 distinct patterns. FIML converges (in about a
+    second) and its standardised loadings follow the simulated ones."""
+    sim = simulate_programme(seed=1, n_collaborations=40, n_waves=1)
+    model = {c: list(ids) for c, ids in
+             sim.instrument.version("1.0").items_by_characteristic().items()}
+    items = [i for members in model.values() for i in members]
+    data = item_matrix(sim.data, sim.instrument, items=items, reverse=True)
+    result = cfa(data, model, nan_policy="fiml")
+    assert result.converged and result.reason is None  # speed is measured in bench/, not here
+    assert (result.n_used, len(items), result.df) == (1422, 36, 566)
+    assert "127 of them complete, 965 missing-data patterns" in result.notes[-1]
+    truth = sim.truth.items.set_index("item_id")["loading"]
+    loadings = result.loadings.set_index("rhs")["std_all"]
+    assert np.corrcoef(loadings[items], truth[items])[0, 1] > 0.6
+    assert cfa(data, model).n_used == 127
+
+
+def test_fiml_rows_without_answers_and_unusable_data(hs):
+    holes = hs.copy()
+    holes.loc[[0, 5], HS_INDICATORS] = np.nan
+    holes.loc[[7], ["x1", "x2"]] = np.nan
+    result = cfa(holes, HS_MODEL, nan_policy="fiml")
+    assert (result.n_used, result.n_total) == (299, 301)
+    assert "2 rows with no indicator observed (or no group) left out" in result.notes
+    apart = hs.copy()
+    apart.loc[:150, "x1"] = np.nan
+    apart.loc[150:, "x9"] = np.nan
+    apart.loc[150, "x1"] = np.nan
+    never = cfa(apart, HS_MODEL, nan_policy="fiml")
+    assert not never.converged and math.isnan(never.chi_square)
+    assert never.reason == ("indicators 'x1' and 'x9' are never observed together: their "
+                            "covariance cannot be estimated")
+    few = cfa(hs.head(9), HS_MODEL, nan_policy="fiml")
+    assert few.reason.startswith("only 9 rows with any answer for 9 indicators")
+    constant = cfa(hs.assign(x5=2.0), HS_MODEL, nan_policy="fiml")
+    assert constant.reason == "indicator 'x5' has no variance"
+    assert list(constant.to_frame().columns) == list(result.to_frame().columns)
+
+
 # --- properties ------------------------------------------------------------------------------
 
 
@@ -479,8 +826,13 @@ def test_malformed_models_raise_parameter_errors(hs, model, second_order, messag
 
 
 def test_bad_options_raise_parameter_errors(hs):
-    with pytest.raises(ParameterError, match="nan_policy must be 'listwise'"):
+    with pytest.raises(ParameterError, match="nan_policy must be 'listwise' or 'fiml'"):
         cfa(hs, HS_MODEL, nan_policy="pairwise")
+    with pytest.raises(ParameterError, match="nan_policy must be one of 'listwise', 'fiml'; "
+                                             "got 'ml'"):
+        cfa(hs, HS_MODEL, nan_policy="ml")
+    with pytest.raises(ParameterError, match="nan_policy must be 'listwise' or 'fiml'"):
+        measurement_invariance(hs, HS_MODEL, group="school", nan_policy="pairwise")
     with pytest.raises(ParameterError, match="std_lv must be True or False"):
         cfa(hs, HS_MODEL, std_lv="yes")
     with pytest.raises(ParameterError, match="data must be a pandas DataFrame"):

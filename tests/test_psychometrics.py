@@ -119,3 +119,27 @@ def test_no_collaboration_is_lost_when_relabelled(sim, psy):
     np.testing.assert_allclose(a, b, atol=1e-12)
     pd.testing.assert_series_equal(psy.aggregation["icc1"], again.aggregation["icc1"],
                                    atol=1e-12)
+
+
+def test_factor_models_and_invariance_use_fiml_and_only_comparable_items():
+    sim = simulate_programme(seed=12, n_collaborations=20, n_waves=2)
+    psy = programme_psychometrics(sim.data, sim.instrument)
+    # Version-aware: the split (MI03), dropped (CC02) and added (TG06) items stay out of the
+    # cross-wave analysis; the reworded but comparable PS01 stays in.
+    assert "PS01" in psy.comparable_items
+    assert not {"MI03", "CC02", "TG06", "MI03A", "MI03B"} & set(psy.comparable_items)
+    assert len(psy.comparable_items) == 34
+    assert list(psy.invariance["level"]) == ["configural", "metric", "scalar"]
+    assert psy.invariance_verdict
+    fits = psy.factor_structure
+    assert sorted(zip(fits["wave_id"], fits["model"], strict=True)) == [
+        ("2025-03", "eight_factor"), ("2025-03", "second_order"),
+        ("2025-09", "eight_factor"), ("2025-09", "second_order")]
+    assert fits["converged"].all()
+    # FIML keeps every respondent with an answer (listwise would keep a small minority).
+    n_wave1 = (sim.data.respondents["wave_id"] == "2025-03").sum()
+    assert fits.query("wave_id == '2025-03'")["n_used"].iloc[0] >= 0.95 * n_wave1
+    # Standardised loadings recover the simulated ones (a factor model of the truth).
+    loads = psy.loadings.query("wave_id == '2025-03' and model == 'eight_factor'")
+    truth = sim.truth.items.set_index("item_id")["loading"]
+    assert np.corrcoef(loads["std_loading"], truth[loads["item_id"]].to_numpy())[0, 1] > 0.7
