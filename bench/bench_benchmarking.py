@@ -58,7 +58,7 @@ def _loop(scores):
             peers.append((np.percentile(means, [0, 25, 50, 75, 100]),
                           stats.percentileofscore(means, m, kind="mean")))
     waves = sorted(clean["wave_id"].unique())
-    for (collab, char), cell in clean.groupby(["collaboration_id", "characteristic"]):
+    for _, cell in clean.groupby(["collaboration_id", "characteristic"]):
         for a, b in zip(waves, waves[1:], strict=False):
             stats.ttest_ind(cell.loc[cell["wave_id"] == b, "score"],
                             cell.loc[cell["wave_id"] == a, "score"], equal_var=False)

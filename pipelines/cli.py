@@ -135,10 +135,14 @@ def run_demo(args: argparse.Namespace) -> int:
     home = configure(output)
     _say(f"Embedded Prefect (home {home}); starting a temporary local server...")
     started = time.perf_counter()
+    from .analysis_flow import analyse_programme_flow
     from .simulate_flow import simulate_programme_flow
 
     result = simulate_programme_flow(output_dir=output, seed=args.seed,
                                      n_collaborations=args.collaborations, n_waves=args.waves)
+    _say("Simulated; now checking the instrument and benchmarking the collaborations...")
+    sim = result["simulation"]
+    analysis = analyse_programme_flow(sim.data, sim.instrument, sim.programme, output)
     programme = result["programme"]
     summary = result["summary"]
     regions = len({c.region for c in programme.collaborations})
@@ -152,8 +156,11 @@ def run_demo(args: argparse.Namespace) -> int:
     print()
     print(format_summary(summary))
     print()
-    print(f"Files written to {output}/: programme.yaml and simulated/*.parquet "
-          f"({len(result['files'])} files) in {time.perf_counter() - started:.1f} s.")
+    print(format_analysis(analysis["psychometrics"], analysis["benchmark"]))
+    print()
+    n_files = len(result["files"]) + len(analysis["files"])
+    print(f"Files written to {output}/: programme.yaml, simulated/*.parquet and "
+          f"tables/*/*.parquet ({n_files} files) in {time.perf_counter() - started:.1f} s.")
     return 0
 
 
@@ -170,6 +177,45 @@ def format_summary(summary) -> str:
             f"{row.panel_respondents:>7}{per:>13}{_pct(row.answered, row.item_rows):>10}"
             f"{_pct(row.dont_know, row.item_rows):>10}{_pct(missing, row.item_rows):>9}"
         )
+    return "\n".join(lines)
+
+
+def format_analysis(psychometrics, benchmark) -> str:
+    """Headline findings of the psychometrics and benchmark tables, in plain text."""
+    rel = psychometrics.reliability
+    programme_rel = rel[rel["level"] == "programme"]
+    low = programme_rel[programme_rel["alpha"] < 0.70]
+    lines = [
+        "Instrument: Cronbach's alpha per wave and characteristic "
+        f"{programme_rel['alpha'].min():.2f}-{programme_rel['alpha'].max():.2f}"
+        f" ({len(low)} of {len(programme_rel)} below 0.70).",
+    ]
+    fits = psychometrics.factor_structure
+    if len(fits):
+        eight = fits[fits["model"] == "eight_factor"]
+        lines.append(f"Eight-factor model: CFI {eight['cfi'].min():.2f}-{eight['cfi'].max():.2f}, "
+                     f"RMSEA {eight['rmsea'].min():.3f}-{eight['rmsea'].max():.3f} across waves.")
+    lines.append(f"Over time: {psychometrics.invariance_verdict}")
+    agg = psychometrics.aggregation
+    justified = agg["verdict"].str.startswith("Justified").sum()
+    lines.append(f"Collaboration means justified (ICC, rwg) in {justified} of {len(agg)} "
+                 "wave x characteristic cells.")
+    peers = benchmark.peers[benchmark.peers["peer_set"] == "all"]
+    last = peers[peers["wave_id"].astype(str) == str(list(psychometrics.reliability["wave_id"])[-1])]
+    counts = last["comparison"].value_counts()
+    lines.append(f"Latest wave against all peers: {counts.get('above', 0)} above, "
+                 f"{counts.get('in line', 0)} in line, {counts.get('below', 0)} below "
+                 "(collaboration x characteristic, 95% funnel limits).")
+    change = benchmark.change
+    if len(change):
+        shown = change[~change["suppressed"]]
+        labels = shown["label"].value_counts()
+        lines.append(f"Change between waves: {labels.get('significantly improved', 0)} significant "
+                     f"improvements, {labels.get('significantly declined', 0)} declines, "
+                     f"{labels.get('no significant change', 0)} no significant change.")
+    hidden = benchmark.summaries["suppressed"].sum()
+    lines.append(f"Disclosure control: {hidden} of {len(benchmark.summaries)} collaboration "
+                 f"figures hidden (fewer than {benchmark.threshold} responses).")
     return "\n".join(lines)
 
 

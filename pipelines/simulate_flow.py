@@ -49,6 +49,7 @@ def simulate_programme_flow(
     programme_file = write_programme(sim, output_dir)
     table_files = write_tables(sim, output_dir)
     return {
+        "simulation": sim,
         "programme": sim.programme,
         "summary": response_summary(sim.data),
         "files": [programme_file, *table_files],

@@ -96,4 +96,9 @@ def test_demo_runs_end_to_end_on_the_embedded_prefect_server(tmp_path):
     programme = load_programme(out / "programme.yaml", instrument=load_instrument_family())
     assert len(programme.collaborations) == 4
     assert (out / "simulated" / "responses.parquet").is_file()
+    assert "Instrument: Cronbach's alpha" in result.stdout
+    assert "Disclosure control:" in result.stdout
+    summaries = pd.read_parquet(out / "tables" / "benchmark" / "summaries.parquet")
+    assert (summaries.loc[~summaries["suppressed"], "n"] >= 10).all()
+    assert (out / "tables" / "psychometrics" / "reliability.parquet").is_file()
     assert (out / ".prefect").is_dir()  # Prefect's home stays inside the workspace

@@ -1,0 +1,58 @@
+"""Flow: psychometrics and benchmark tables for a programme, written as Parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, task
+
+from collab_stats.benchmarking import ProgrammeBenchmark, benchmark_programme
+from collab_stats.instrument import InstrumentFamily
+from collab_stats.programme import Programme
+from collab_stats.psychometrics import ProgrammePsychometrics, programme_psychometrics
+from collab_stats.schema import SurveyData
+
+from .files import write_parquet_atomic
+
+
+@task
+def check_reliability(data: SurveyData, family: InstrumentFamily) -> ProgrammePsychometrics:
+    return programme_psychometrics(data, family)
+
+
+@task
+def benchmark(data: SurveyData, family: InstrumentFamily, programme: Programme,
+              invariance_supported: bool) -> ProgrammeBenchmark:
+    return benchmark_programme(data, family, programme, invariance_supported=invariance_supported)
+
+
+@task(retries=2, retry_delay_seconds=1)
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
+    return [write_parquet_atomic(folder / f"{name}.parquet", _plain(frame))
+            for name, frame in tables.items() if len(frame.columns)]
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of Python objects (tuples of ids) as text, so Parquet can store them."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: "; ".join(map(str, v))
+                                          if isinstance(v, tuple | list) else v)
+    return out
+
+
+@flow(name="analyse-programme")
+def analyse_programme_flow(data: SurveyData, family: InstrumentFamily, programme: Programme,
+                           output_dir: Path) -> dict:
+    """Reliability, factor structure, invariance and the benchmark tables, written to
+    ``output_dir/tables/psychometrics`` and ``output_dir/tables/benchmark``."""
+    psychometrics = check_reliability(data, family)
+    scalar = None
+    if len(psychometrics.invariance):
+        scalar = bool(psychometrics.invariance.set_index("level").loc["scalar", "supported"])
+    tables = benchmark(data, family, programme, scalar)
+    files = write_tables(psychometrics.tables(), output_dir / "tables" / "psychometrics")
+    files += write_tables(tables.tables(), output_dir / "tables" / "benchmark")
+    return {"psychometrics": psychometrics, "benchmark": tables, "files": files}
