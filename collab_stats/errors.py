@@ -17,6 +17,7 @@ __all__ = [
     "CollabStatsError",
     "DataSchemaError",
     "DefinitionError",
+    "IngestError",
     "InstrumentError",
     "ParameterError",
     "Problem",
@@ -98,3 +99,22 @@ class ParameterError(CollabStatsError, ValueError):
 class AnalysisError(CollabStatsError):
     """An analysis cannot be computed from the data given (e.g. too few respondents, a
     singular covariance matrix); the message says why and what would make it possible."""
+
+
+class IngestError(CollabStatsError):
+    """An export file cannot be read (as a whole): unreadable, unknown layout, no header.
+
+    The message names the file and, where known, the row (1-based line or sheet row) and
+    the column, so a user can find the problem: ``"wave1.csv, row 3, column 'Q5': ..."``.
+    Problems with single responses do not raise: those rows go to quarantine with a reason.
+    """
+
+    def __init__(self, source: str, message: str, *, row: int | None = None,
+                 column: str | None = None):
+        self.source, self.row, self.column, self.reason = source, row, column, message
+        where = [str(source)]
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {message}")

@@ -1,0 +1,1 @@
+"""Reading survey-platform exports into the canonical schema (one module per platform)."""
