@@ -102,6 +102,8 @@ def read_csv_rows(path: str | Path, *, data: bytes | None = None) -> Rows:
             numbers.append(line)
     except csv.Error as exc:
         raise IngestError(source, f"malformed CSV ({exc})", row=reader.line_num) from None
+    if not rows:
+        raise IngestError(source, "no non-blank rows (only delimiters or blanks)")
     return Rows(rows, numbers, encoding)
 
 
@@ -139,6 +141,9 @@ def read_excel_rows(path: str | Path, *, sheet: str | int = 0) -> Rows:
             if any(c is not None for c in cells):
                 rows.append(cells)
                 numbers.append(number)
+        # openpyxl drops trailing blank cells: pad every row to the widest one.
+        width = max((len(r) for r in rows), default=0)
+        rows = [r + [None] * (width - len(r)) for r in rows]
     finally:
         book.close()
     if not rows:
