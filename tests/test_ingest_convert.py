@@ -507,3 +507,20 @@ def test_empty_export_gives_empty_valid_data():
     assert result.data.responses.empty
     assert list(result.data.respondents.columns) == list(RESPONDENT_COLUMNS)
     assert result.quarantine.empty and result.cell_issues.empty
+
+
+def test_spss_missing_ranges_are_read_as_no_answer():
+    # SPSS "97 THRU 99" user-missing range: 98 is declared missing, not an out-of-range code.
+    from collab_stats import load_instrument
+    from collab_stats.ingest.convert import _Answers
+    from collab_stats.ingest.mapping import ColumnMapping, ColumnRule
+    from collab_stats.ingest.raw import RawColumn
+
+    version = load_instrument(version="1.0")
+    mapping = ColumnMapping(instrument="collaboration-indicators", columns={})
+    column = RawColumn(key="PS01", header="PS01", missing_codes=((97.0, 99.0), -9.0))
+    reader = _Answers(version, mapping).for_column(ColumnRule(kind="item", target="PS01"), column)
+    outcome, value, note = reader.read(98.0)
+    assert (value, "missing range" in note) == (None, True)
+    assert reader.read(4.0)[1] == 4
+    assert "outside the scale" in reader.read(96.0)[2]

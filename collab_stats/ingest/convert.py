@@ -246,7 +246,11 @@ class _ColumnReader:
                  labels: dict, codes: dict) -> None:
         self.a, self.rule, self.labels, self.codes = answers, rule, labels, codes
         self.value_labels = {_code_key(k): v for k, v in col.value_labels.items()}
-        self.declared_missing = {_code_key(k) for k in col.missing_codes}
+        # SPSS declares user-missing values as single codes or inclusive (low, high) ranges.
+        self.declared_missing = {_code_key(k) for k in col.missing_codes
+                                 if not isinstance(k, tuple)}
+        self.declared_ranges = [(float(lo), float(hi)) for k in col.missing_codes
+                                if isinstance(k, tuple) for lo, hi in [k]]
         self.cache: dict[Any, tuple[int, Any, str]] = {}
 
     def read(self, cell: Any) -> tuple[int, Any, str]:
@@ -278,6 +282,8 @@ class _ColumnReader:
             if label in self.labels:
                 return self._target(self.labels[label], "its value label")
         number = _as_number(cell)
+        if number is not None and any(lo <= number <= hi for lo, hi in self.declared_ranges):
+            return _BLANK, None, f"code {number:g} is in a missing range declared by the platform"
         if number is not None:
             if not number.is_integer():
                 return _OUT_OF_RANGE, None, f"code {number:g} is not a whole number"
