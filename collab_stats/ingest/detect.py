@@ -104,7 +104,9 @@ def _raw_from_single_header(rows: Rows, source: str, fmt: str, variant: str) -> 
     columns = []
     for key, name in zip(keys, header, strict=True):
         text = (name or "").strip()
-        role = ("personal" if _PERSONAL.search(text) else
+        # Only a short header can name personal data; a long one is a question's text, which
+        # may mention e-mail or addresses without asking for them.
+        role = ("personal" if len(text.split()) <= 6 and _PERSONAL.search(text) else
                 "respondent_id" if _RESPONDENT_ID.match(text) else
                 "metadata" if _METADATA.search(text) else "answer")
         columns.append(RawColumn(key=key, header=text, question=text if role == "answer" else "",

@@ -62,7 +62,10 @@ _PERSONAL_NAMES = ("name", "username")
 
 def _personal(header: str) -> bool:
     low = header.lower()
-    return "email" in low or "e-mail" in low or low in _PERSONAL_NAMES
+    # A short header naming an address ("Email Address", "Your e-mail") is personal data; a
+    # question that merely mentions e-mail ("... ways to communicate (email, ...)") is not.
+    short = len(low.split()) <= 6
+    return (short and ("email" in low or "e-mail" in low)) or low in _PERSONAL_NAMES
 
 
 def _one_header(path: str | Path, sheet: str | int) -> tuple[Rows, list[str], list[str]]:

@@ -116,7 +116,8 @@ def read_spss(path: str | Path) -> RawExport:
             choice_id = name if mr.get("type") == "D" else ""
         if not id_found and _RESPONDENT_ID.match(name):
             role, id_found = "respondent_id", True
-        elif _PERSONAL_NAME.search(name) or _PERSONAL_LABEL.search(label):
+        elif _PERSONAL_NAME.search(name) or (len(label.split()) <= 6
+                                             and _PERSONAL_LABEL.search(label)):
             role = "personal"
         elif _METADATA.match(name):
             role = "metadata"
