@@ -19,7 +19,7 @@ from .._params import check_option
 from ..schema import to_wide
 from ..simulate import SimulatedProgramme
 from .detect import read_export
-from .mapping import ColumnRule, ColumnMapping, dump_mapping, propose_mapping
+from .mapping import ColumnMapping, ColumnRule, dump_mapping, propose_mapping
 
 __all__ = ["EXPORT_FORMATS", "write_wave_export"]
 
