@@ -21,6 +21,8 @@ examples:
   collab instrument check                  validate the bundled instrument
   collab instrument check instruments/my-survey
   collab programme check programme.yaml    validate a programme definition
+  collab mapping propose wave3.csv         propose a column mapping to check and edit
+  collab ingest wave3.csv --wave 2026-03 --mapping wave3.csv.mapping.yaml
 """
 
 
@@ -59,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder", nargs="?", type=Path, default=None,
                        help="instrument folder (default: the bundled collaboration indicators)")
 
+    from .ingest_cli import add_parsers
+
+    add_parsers(sub)
+
     programme = sub.add_parser("programme", help="work with programme definitions")
     psub = programme.add_subparsers(dest="action", metavar="ACTION", required=True)
     pcheck = psub.add_parser("check", help="validate a programme definition file")
@@ -87,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_instrument(args)
         if args.command == "programme":
             return check_programme(args)
+        if args.command == "ingest":
+            from .ingest_cli import run_ingest
+
+            return run_ingest(args)
+        if args.command == "mapping":
+            from .ingest_cli import run_propose
+
+            return run_propose(args)
     except CollabStatsError as exc:
         print(f"collab: error: {exc}", file=sys.stderr)
         return 2

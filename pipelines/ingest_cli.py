@@ -1,0 +1,153 @@
+"""``collab ingest`` and ``collab mapping propose``: survey exports into the wave store.
+
+Thin: reading, mapping, converting and validating are the library's
+(:mod:`collab_stats.ingest`); this module chooses files, the store and the secret, and prints
+what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+from collab_stats import load_instrument_family, load_programme
+from collab_stats.errors import CollabStatsError, IngestError
+from collab_stats.ingest.convert import convert_export
+from collab_stats.ingest.detect import read_export
+from collab_stats.ingest.mapping import dump_mapping, load_mapping, propose_mapping
+from collab_stats.ingest.pseudonym import create_secret, load_secret
+from collab_stats.ingest.raw import FORMATS
+
+from .files import write_text_atomic
+from .store import WaveStore
+
+#: Below this confidence a proposed mapping is not used without a person checking it.
+AUTO_CONFIDENCE = 0.85
+
+
+def add_parsers(sub) -> None:
+    ingest = sub.add_parser(
+        "ingest", help="read survey exports of a wave into the store",
+        description="Read one or more exports of a wave (format detected from content), map "
+        "their columns to the instrument, validate, quarantine rejected rows with reasons, "
+        "pseudonymise respondents and store the result. Personal data (names, e-mail, IP "
+        "addresses, locations) are dropped and never stored. The same file twice is a no-op; "
+        "a corrected re-export (same file name) replaces the earlier one.",
+        epilog="example:\n  collab ingest wave3.csv --wave 2026-03 --programme programme.yaml "
+        "--mapping wave3.mapping.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ingest.add_argument("--wave", required=True, help="wave id in the programme")
+    ingest.add_argument("--programme", type=Path, default=Path("programme.yaml"),
+                        help="programme definition (default: programme.yaml)")
+    ingest.add_argument("--format", choices=FORMATS, default=None,
+                        help="override the detected format")
+    ingest.add_argument("--mapping", type=Path, default=None,
+                        help="column mapping (default: the proposal, if every column matches "
+                        f"with confidence >= {AUTO_CONFIDENCE})")
+    ingest.add_argument("--dictionary", type=Path, default=None,
+                        help="REDCap data dictionary for a REDCap export")
+    ingest.add_argument("--store", type=Path, default=Path("store"), help="wave store folder")
+    ingest.add_argument("--secret", type=Path, default=Path("secret.key"),
+                        help="pseudonymisation key, kept outside the store (created if absent)")
+    ingest.add_argument("--instrument", type=Path, default=None, help="instrument folder")
+    ingest.add_argument("--min-completion", type=float, default=0.5,
+                        help="share of items an unfinished response must answer")
+
+    mapping = sub.add_parser("mapping", help="column mappings for exports")
+    msub = mapping.add_subparsers(dest="action", metavar="ACTION", required=True)
+    propose = msub.add_parser(
+        "propose", help="propose a mapping for an export, to check and edit",
+        description="Match the export's question texts to the instrument's items and profile "
+        "questions, and write the proposal as YAML with a confidence for every column.",
+        epilog="example:\n  collab mapping propose wave3.csv -o wave3.mapping.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    propose.add_argument("file", type=Path, metavar="FILE")
+    propose.add_argument("-o", "--output", type=Path, default=None,
+                         help="where to write the mapping (default: FILE.mapping.yaml)")
+    propose.add_argument("--format", choices=FORMATS, default=None)
+    propose.add_argument("--dictionary", type=Path, default=None)
+    propose.add_argument("--programme", type=Path, default=None)
+    propose.add_argument("--instrument", type=Path, default=None)
+
+
+def _read(path: Path, fmt: str | None, dictionary: Path | None):
+    options = {"dictionary": dictionary} if dictionary is not None else {}
+    return read_export(path, format=fmt, **options)
+
+
+def run_propose(args: argparse.Namespace) -> int:
+    family = load_instrument_family(args.instrument)
+    programme = load_programme(args.programme, instrument=family) if args.programme else None
+    raw = _read(args.file, args.format, args.dictionary)
+    proposal = propose_mapping(raw, family, programme)
+    output = args.output or args.file.with_name(args.file.name + ".mapping.yaml")
+    write_text_atomic(output, dump_mapping(proposal.mapping))
+    table = proposal.table
+    print(f"{args.file}: {raw.format} ({raw.variant}), {raw.n_rows} responses, "
+          f"instrument version {proposal.version}")
+    for row in table.itertuples(index=False):
+        flag = "  CHECK" if row.confidence < AUTO_CONFIDENCE and row.target != "drop" else ""
+        print(f"  {str(row.header)[:60]:<60} -> {row.target:<28} {row.confidence:4.2f}{flag}")
+    if proposal.unmatched:
+        print(f"  unmatched ({len(proposal.unmatched)}): {', '.join(proposal.unmatched)}")
+    print(f"Mapping written to {output}: check it, then: collab ingest {args.file} --wave WAVE "
+          f"--mapping {output}")
+    return 0
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    family = load_instrument_family(args.instrument)
+    programme = load_programme(args.programme, instrument=family)
+    if args.wave not in programme.wave_ids:
+        raise CollabStatsError(f"--wave {args.wave!r} is not a wave of {args.programme} "
+                               f"(waves: {', '.join(programme.wave_ids)})")
+    store = WaveStore(args.store)
+    if args.secret.exists():
+        secret = load_secret(args.secret, store=args.store)
+    else:
+        secret = create_secret(args.secret, store=args.store)
+        print(f"Created the pseudonymisation key {args.secret} (keep it safe and outside the "
+              "store: the same key links respondents across waves)")
+    version = programme.wave(args.wave).instrument_version
+    failures = 0
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IngestError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
+        sha = hashlib.sha256(data).hexdigest()
+        raw = _read(path, args.format, args.dictionary)
+        if args.mapping is not None:
+            mapping = load_mapping(args.mapping, family=family)
+        else:
+            proposal = propose_mapping(raw, family, programme, version=version)
+            unsure = proposal.table[(proposal.table["confidence"] < AUTO_CONFIDENCE)
+                                    & (proposal.table["target"] != "drop")]
+            if len(unsure) or proposal.unmatched:
+                print(f"{path}: {len(unsure)} columns matched with low confidence and "
+                      f"{len(proposal.unmatched)} not matched: run `collab mapping propose "
+                      f"{path}`, check the mapping, then ingest with --mapping")
+                failures += 1
+                continue
+            mapping = proposal.mapping
+        result = convert_export(raw, mapping, family, programme, wave_id=args.wave,
+                                secret=secret, min_completion=args.min_completion)
+        report = result.report
+        added = store.add(args.wave, path.name, sha, result.data, result.quarantine,
+                          format=raw.format, instrument_version=version,
+                          rows_read=report.rows_read)
+        held = {k: v for k, v in report.rows_quarantined.items() if v}
+        n_held = sum(held.values())
+        print(f"{path}: {raw.format} ({raw.variant}); {report.rows_read} rows read = "
+              f"{report.rows_accepted} accepted + {n_held} quarantined"
+              + (f" ({', '.join(f'{k} {v}' for k, v in held.items())})" if held else "")
+              + f"; {added.status} in {args.store}")
+        if report.unmatched_columns:
+            print(f"  columns not used: {', '.join(report.unmatched_columns)}")
+        if report.unknown_labels:
+            print(f"  answers matching no label (read as blank): {dict(report.unknown_labels)}")
+    return 1 if failures else 0
