@@ -337,6 +337,25 @@ def _split_options(cell: str, options: Mapping[str, str], delimiter: str) -> tup
     return chosen, unknown
 
 
+def _parse_times(cells: list[Any], fmt: str, timezone: str) -> list[pd.Timestamp | None]:
+    """:func:`_parse_time` for a whole column: one vectorised parse when the column is text
+    with one kind of time zone information, cell by cell otherwise (same results)."""
+    texts = [None if _is_blank(c) else c for c in cells]
+    if all(t is None or isinstance(t, str) for t in texts):
+        try:
+            parsed = pd.to_datetime(pd.Series(texts, dtype=object), format=fmt or "ISO8601",
+                                    errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            parsed = None
+        if parsed is not None and isinstance(parsed.dtype, pd.DatetimeTZDtype | np.dtype) and \
+                parsed.dtype.kind == "M":
+            if parsed.dt.tz is None:
+                parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            parsed = parsed.dt.tz_convert("UTC")
+            return [None if pd.isna(v) else v for v in parsed]
+    return [None if t is None else _parse_time(t, fmt, timezone) for t in texts]
+
+
 def _parse_time(cell: Any, fmt: str, timezone: str) -> pd.Timestamp | None:
     try:
         if isinstance(cell, pd.Timestamp | np.datetime64) or hasattr(cell, "isoformat"):
@@ -567,10 +586,10 @@ def convert_export(
     if ("meta", "submitted_at") in by_target:
         cid = by_target[("meta", "submitted_at")]
         fmt = rules[cid].format
-        for i, value in enumerate(cell(cid)):
-            if _is_blank(value):
+        values = list(cell(cid))
+        for i, stamp in enumerate(_parse_times(values, fmt, mapping.timezone)):
+            if _is_blank(values[i]):
                 continue
-            stamp = _parse_time(value, fmt, mapping.timezone)
             if stamp is None:
                 issues.append((i, cid, "unreadable_time", f"not a date and time "
                                f"({fmt or 'ISO 8601'})"))
@@ -602,6 +621,7 @@ def convert_export(
     if ("profile", "partner_organisation") in by_target:
         cid = by_target[("profile", "partner_organisation")]
         extra = list(rules[cid].options.items())
+        partner_ids = {c.id: {p.id for p in c.partners} for c in programme.collaborations}
         lookups = {c.id: _options([*((p.id, p.id) for p in c.partners),
                                    *((p.name, p.id) for p in c.partners), *extra])
                    for c in programme.collaborations}
@@ -609,8 +629,7 @@ def convert_export(
             if _is_blank(value) or collab_of[i] is None:
                 continue
             found = lookups[collab_of[i]].get(normalise_text(value))
-            if found is None or found not in {p.id for p in
-                                              programme.collaboration(collab_of[i]).partners}:
+            if found is None or found not in partner_ids[collab_of[i]]:
                 unknown_value(cid, value)
                 problems[i].append(("unknown_partner", cid, "partner organisation not listed "
                                     f"for collaboration {collab_of[i]!r}"))

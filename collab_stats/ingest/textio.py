@@ -93,23 +93,20 @@ def read_csv_rows(path: str | Path, *, data: bytes | None = None) -> Rows:
     delimiter = max((",", ";", "\t"), key=lambda d: sample.split("\n", 1)[0].count(d))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     rows, numbers = [], []
+    previous_end = 0  # a row starts on the line after the one the previous row ended on
     try:
         for cells in reader:
-            line = reader.line_num - text_newlines(cells)
-            if not any(c.strip() for c in cells):
+            line, previous_end = previous_end + 1, reader.line_num
+            blank = [c.isspace() or not c for c in cells]
+            if all(blank):
                 continue
-            rows.append([c if c.strip() != "" else None for c in cells])
+            rows.append([None if b else c for c, b in zip(cells, blank, strict=True)])
             numbers.append(line)
     except csv.Error as exc:
         raise IngestError(source, f"malformed CSV ({exc})", row=reader.line_num) from None
     if not rows:
         raise IngestError(source, "no non-blank rows (only delimiters or blanks)")
     return Rows(rows, numbers, encoding)
-
-
-def text_newlines(cells: list[str]) -> int:
-    """Newlines inside a row's quoted cells (so a row's first line number can be given)."""
-    return sum(c.count("\n") for c in cells)
 
 
 def read_excel_rows(path: str | Path, *, sheet: str | int = 0) -> Rows:
