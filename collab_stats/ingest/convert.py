@@ -509,7 +509,7 @@ def convert_export(
 
     source = raw.source
     file_rows = [int(r) for r in raw.row_numbers]
-    cell = lambda cid: raw.frame[cols[cid].key].tolist()  # noqa: E731
+    cell = lambda cid: raw.frame[cols[cid].key].to_numpy(dtype=object)  # noqa: E731
     notes: list[str] = []
     problems: list[list[tuple[str, str, str]]] = [[] for _ in range(n)]  # (reason, column, msg)
     issues: list[tuple[int, str, str, str]] = []  # (row index, column, issue, message)
@@ -684,13 +684,22 @@ def convert_export(
         if cid is None:
             continue
         reader = answers.for_column(rules[cid], cols[cid])
-        for i, value in enumerate(cell(cid)):
-            outcome, result, note = reader.read(value)
-            if outcome == _VALUE:
-                values[i, j] = result
-            elif outcome == _REASON:
-                reasons[i, j] = result
-            elif outcome == _OUT_OF_RANGE:
+        # Each distinct cell text is read once; values and reasons are then spread over the
+        # column with numpy (a column holds a handful of distinct answers).
+        codes, uniques = pd.factorize(raw.frame[cols[cid].key], use_na_sentinel=True)
+        outcomes = [reader.read(u) for u in uniques]
+        kind = np.array([o[0] for o in outcomes] + [_BLANK], dtype=np.int64)[codes]
+        value_of = np.array([o[1] if o[0] == _VALUE else np.nan for o in outcomes] + [np.nan],
+                            dtype=float)
+        reason_of = np.array([o[1] if o[0] == _REASON else None for o in outcomes] + [None],
+                             dtype=object)
+        values[:, j] = value_of[codes]
+        reasons[:, j] = reason_of[codes]
+        noted = np.array([o[0] == _BLANK and bool(o[2]) for o in outcomes] + [False])[codes]
+        for i in np.flatnonzero((kind == _OUT_OF_RANGE) | (kind == _UNKNOWN) | noted):
+            value = raw.frame[cols[cid].key].iat[i]
+            outcome, result, note = outcomes[codes[i]]
+            if outcome == _OUT_OF_RANGE:
                 problems[i].append(("out_of_range", cid, note))
             elif outcome == _UNKNOWN:
                 unknown_labels[_text(value)[:80]] += 1

@@ -47,6 +47,8 @@ code instead of a label.
 
 from __future__ import annotations
 
+import functools
+
 import difflib
 import re
 import unicodedata
@@ -136,6 +138,7 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'",
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
+@functools.lru_cache(maxsize=2**16)
 def normalise_text(text: Any) -> str:
     """Lower case, Unicode NFKC, apostrophes removed, other punctuation and whitespace folded
     to single spaces: ``"Don’t  know!"`` -> ``"dont know"``."""

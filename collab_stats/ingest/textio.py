@@ -78,7 +78,7 @@ def _read_bytes(path: str | Path) -> bytes:
 
 
 def read_csv_rows(path: str | Path, *, data: bytes | None = None) -> Rows:
-    """All rows of a CSV (or TSV/semicolon) export, blank cells as ``None``.
+    """All rows of a CSV (or TSV/semicolon) export, empty cells as ``None``.
 
     The delimiter is sniffed among comma, semicolon and tab from the first lines. Quoted cells
     may contain delimiters and newlines. Trailing blank cells are kept (callers decide);
@@ -97,10 +97,10 @@ def read_csv_rows(path: str | Path, *, data: bytes | None = None) -> Rows:
     try:
         for cells in reader:
             line, previous_end = previous_end + 1, reader.line_num
-            blank = [c.isspace() or not c for c in cells]
-            if all(blank):
+            if not "".join(cells).strip():
                 continue
-            rows.append([None if b else c for c, b in zip(cells, blank, strict=True)])
+            # "" becomes None here; a cell of spaces stays text and readers treat it as blank.
+            rows.append([c or None for c in cells])
             numbers.append(line)
     except csv.Error as exc:
         raise IngestError(source, f"malformed CSV ({exc})", row=reader.line_num) from None
