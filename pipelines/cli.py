@@ -154,9 +154,22 @@ def run_demo(args: argparse.Namespace) -> int:
 
     result = simulate_programme_flow(output_dir=output, seed=args.seed,
                                      n_collaborations=args.collaborations, n_waves=args.waves)
-    _say("Simulated; now checking the instrument and benchmarking the collaborations...")
     sim = result["simulation"]
-    analysis = analyse_programme_flow(sim.data, sim.instrument, sim.programme, output)
+    _say("Simulated; ingesting each wave's export into the wave store...")
+    from collab_stats.ingest.pseudonym import create_secret, load_secret
+
+    from .ingest_flow import ingest_wave
+    from .store import WaveStore
+
+    store_root, secret_path = output / "store", output / "secret.key"
+    secret = (load_secret(secret_path, store=store_root) if secret_path.exists()
+              else create_secret(secret_path, store=store_root))
+    ingested = [row for wave_id, files in result["exports"].items()
+                for row in ingest_wave(wave_id, [files], store_root, sim.instrument,
+                                       sim.programme, secret)]
+    stored = WaveStore(store_root).load()
+    _say("Ingested; now checking the instrument and benchmarking the collaborations...")
+    analysis = analyse_programme_flow(stored, sim.instrument, sim.programme, output)
     programme = result["programme"]
     summary = result["summary"]
     regions = len({c.region for c in programme.collaborations})
@@ -170,11 +183,20 @@ def run_demo(args: argparse.Namespace) -> int:
     print()
     print(format_summary(summary))
     print()
+    print("Ingested (each wave exported in another platform's layout, then read back):")
+    for row in ingested:
+        held = sum(row["quarantined"].values())
+        print(f"  {row['file']:<34} {row['format']:<16} {row['rows_read']:>5} rows = "
+              f"{row['accepted']} accepted + {held} quarantined "
+              f"({', '.join(f'{k} {v}' for k, v in row['quarantined'].items()) or 'none'}); "
+              f"{row['status']}")
+    print()
     print(format_analysis(analysis["psychometrics"], analysis["benchmark"]))
     print()
     n_files = len(result["files"]) + len(analysis["files"])
-    print(f"Files written to {output}/: programme.yaml, simulated/*.parquet and "
-          f"tables/*/*.parquet ({n_files} files) in {time.perf_counter() - started:.1f} s.")
+    print(f"Written to {output}/: programme.yaml, simulated/ (truth), exports/ (one platform "
+          f"per wave), store/ (the wave store), tables/ ({n_files} files) in "
+          f"{time.perf_counter() - started:.1f} s.")
     return 0
 
 

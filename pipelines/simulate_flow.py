@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from collab_stats import dump_programme, simulate_programme
+from collab_stats.ingest.simulated import EXPORT_FORMATS, write_wave_export
 from collab_stats.simulate import SimulatedProgramme
 from collab_stats.summary import response_summary
 
@@ -37,6 +38,19 @@ def write_tables(sim: SimulatedProgramme, output_dir: Path) -> list[Path]:
     return [write_parquet_atomic(folder / f"{name}.parquet", frame) for name, frame in tables.items()]
 
 
+@task(retries=2, retry_delay_seconds=1)
+def export_waves(sim: SimulatedProgramme, output_dir: Path) -> dict[str, tuple[Path, Path, Path | None]]:
+    """Each wave written as a different platform's export (with its mapping file)."""
+    formats = list(EXPORT_FORMATS)
+    files = {}
+    for k, wave in enumerate(sim.programme.waves):
+        fmt = formats[k % len(formats)]
+        path, mapping = write_wave_export(sim, wave.id, fmt, output_dir / "exports")
+        dictionary = path.parent / f"{wave.id}-redcap-dictionary.csv" if fmt == "redcap" else None
+        files[wave.id] = (path, mapping, dictionary)
+    return files
+
+
 @flow(name="simulate-programme", flow_run_name="simulate-{n_collaborations}x{n_waves}-seed{seed}")
 def simulate_programme_flow(
     output_dir: Path = Path("demo-output"),
@@ -44,11 +58,14 @@ def simulate_programme_flow(
     n_collaborations: int = 40,
     n_waves: int = 4,
 ) -> dict:
-    """Simulate a programme with known truth and write programme.yaml and the canonical tables."""
+    """Simulate a programme with known truth; write programme.yaml, the canonical tables and
+    each wave as a real platform's export (Qualtrics, SurveyMonkey, REDCap, ...)."""
     sim = simulate(seed, n_collaborations, n_waves)
     programme_file = write_programme(sim, output_dir)
     table_files = write_tables(sim, output_dir)
+    exports = export_waves(sim, output_dir)
     return {
+        "exports": exports,
         "simulation": sim,
         "programme": sim.programme,
         "summary": response_summary(sim.data),

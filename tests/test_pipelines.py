@@ -97,6 +97,9 @@ def test_demo_runs_end_to_end_on_the_embedded_prefect_server(tmp_path):
     assert len(programme.collaborations) == 4
     assert (out / "simulated" / "responses.parquet").is_file()
     assert "Instrument: Cronbach's alpha" in result.stdout
+    assert "2025-03-qualtrics.csv" in result.stdout and "2025-09-surveymonkey.xlsx" in result.stdout
+    assert (out / "store" / "manifest.json").is_file()
+    assert (out / "secret.key").is_file() and not (out / "store" / "secret.key").exists()
     assert "Disclosure control:" in result.stdout
     summaries = pd.read_parquet(out / "tables" / "benchmark" / "summaries.parquet")
     assert (summaries.loc[~summaries["suppressed"], "n"] >= 10).all()

@@ -47,9 +47,8 @@ code instead of a label.
 
 from __future__ import annotations
 
-import functools
-
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
