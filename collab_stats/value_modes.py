@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._cells import wave_collaboration_cells
 from ._params import check_number
 from .errors import DataSchemaError, ParameterError, Problem, ProgrammeError
 from .programme import Programme
@@ -256,36 +257,6 @@ def _check_inputs(data: Any, programme: Any) -> None:
         raise ParameterError(f"programme must be a Programme; got {type(programme).__name__}")
 
 
-def _cells(resp: pd.DataFrame, programme: Programme) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The waves x collaborations with respondents (programme order), each respondent's cell,
-    and each cell's collaboration index in ``programme.collaborations``."""
-    waves = resp["wave_id"].astype(object).to_numpy()
-    collabs = resp["collaboration_id"].astype(object).to_numpy()
-    known = {c: k for k, c in enumerate(programme.collaboration_ids)}
-    problems = []
-    missing = pd.isna(waves) | pd.isna(collabs)
-    if missing.any():
-        problems.append(Problem("respondents", f"{int(missing.sum())} rows have no wave_id or "
-                                "collaboration_id"))
-    unknown = sorted({c for c in collabs[~missing] if c not in known})
-    if unknown:
-        problems.append(Problem("respondents.collaboration_id",
-                                f"collaborations not in the programme: {unknown[:10]}"))
-    if problems:
-        raise DataSchemaError("survey data", problems)
-    wave_order = list(programme.wave_ids)
-    wave_order += sorted(set(waves) - set(wave_order))
-    w = pd.Index(wave_order).get_indexer(waves)
-    c = pd.Index(programme.collaboration_ids).get_indexer(collabs).astype(np.int64)
-    key = w.astype(np.int64) * len(known) + c
-    cell_keys, cell_of = np.unique(key, return_inverse=True)
-    cells = pd.DataFrame({
-        "wave_id": np.array(wave_order, dtype=object)[cell_keys // len(known)],
-        "collaboration_id": np.array(programme.collaboration_ids, dtype=object)[cell_keys % len(known)],
-    })
-    return cells, cell_of.astype(np.int64), (cell_keys % len(known)).astype(np.int64)
-
-
 def _mode_codes(values: pd.Series, modes: tuple[str, ...], where: str) -> np.ndarray:
     """Codes of answered modes (-1 where missing); unknown modes are a data error."""
     raw = values.astype(object)
@@ -314,7 +285,7 @@ def _selection_rows(data: SurveyData, question: str) -> tuple[pd.DataFrame, np.n
 
 def _distribution(data: SurveyData, programme: Programme, modes: tuple[str, ...]):
     resp = data.respondents
-    cells, cell_of, collab_of_cell = _cells(resp, programme)
+    cells, cell_of, collab_of_cell = wave_collaboration_cells(resp, programme)
     n_cells, n_modes = len(cells), len(modes)
     sel, row = _selection_rows(data, "value_modes")
     code = _mode_codes(sel["option_id"], modes, "selections.option_id (value_modes)")
@@ -404,7 +375,7 @@ def value_mode_distribution(
 
 def _main_counts(data: SurveyData, programme: Programme, modes: tuple[str, ...]):
     resp = data.respondents
-    cells, cell_of, collab_of_cell = _cells(resp, programme)
+    cells, cell_of, collab_of_cell = wave_collaboration_cells(resp, programme)
     code = _mode_codes(resp["main_value_mode"], modes, "respondents.main_value_mode")
     counts = np.zeros((len(cells), len(modes)), dtype=np.int64)
     ok = code >= 0
