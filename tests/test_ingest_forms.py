@@ -254,9 +254,13 @@ def test_google_reader_refuses_surveymonkey(tmp_path):
 def test_arbitrary_bytes_give_raw_export_or_ingest_error(tmp_path, data):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(data)
+    outcomes = []
     for reader in (read_google_forms, read_microsoft_forms):
         try:
             raw = reader(path)
-        except IngestError:
+        except IngestError as error:
+            outcomes.append(str(error).startswith(str(path)))  # the message names the file
             continue
-        _check(raw)
+        _check(raw)  # asserts the RawExport contract
+        outcomes.append(True)
+    assert outcomes == [True, True]
