@@ -12,7 +12,7 @@ from pathlib import Path
 from .._params import check_option
 from ..errors import IngestError
 from .raw import FORMATS, RawColumn, RawExport
-from .textio import Rows, read_rows, unique_keys
+from .textio import Rows, read_csv_rows, read_rows, unique_keys
 
 __all__ = ["detect_format", "read_export", "read_generic"]
 
@@ -42,11 +42,29 @@ def detect_format(path: str | Path) -> str:
         raise IngestError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
     if head[:4] in (b"$FL2", b"$FL3"):
         return "spss"
-    rows = read_rows(path)
+    rows = _head_rows(path)
     if [(c or "").strip().lower() for c in rows[0][:2]] == ["variable / field name", "form name"]:
         raise IngestError(str(path), "this is a REDCap data dictionary, not responses: give it "
                           "with the data export (dictionary=... / --dictionary)", row=1)
     return _format_from_rows(rows)
+
+
+def _head_rows(path: Path) -> Rows:
+    """The first rows of an export (enough to recognise it) without parsing the whole file."""
+    with path.open("rb") as handle:
+        head = handle.read(256 * 1024)
+        complete = not handle.read(1)
+    if head[:4] == b"PK\x03\x04" or complete:
+        return read_rows(path)
+    # Cut at the last line break; a record may still continue past it, but the first rows,
+    # which detection looks at, are complete unless a header cell is enormous.
+    cut = head.rfind(b"\n")
+    if cut <= 0 or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return read_rows(path)
+    try:
+        return read_csv_rows(path, data=head[: cut + 1])
+    except IngestError:
+        return read_rows(path)
 
 
 def _format_from_rows(rows: Rows) -> str:
