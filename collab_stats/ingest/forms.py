@@ -27,18 +27,18 @@ from typing import Any
 import pandas as pd
 
 from ..errors import IngestError
-from .raw import RawColumn, RawExport
-from .surveymonkey import (
-    _norm,
-    _preview,
+from ._platform import (
     answer_text,
+    cell_preview,
     check_writer_input,
     chosen_options,
     fake_name,
     minute_only,
+    normalise_header,
     rectangular,
     write_table,
 )
+from .raw import RawColumn, RawExport
 from .textio import Rows, read_rows, unique_keys
 
 __all__ = [
@@ -74,7 +74,7 @@ def _one_header(path: str | Path, sheet: str | int) -> tuple[Rows, list[str], li
     rows, notes = rectangular(read_rows(path, sheet=sheet), header_rows=1, source=source)
     if len(rows) < 2:
         raise IngestError(source, "has a header row but no responses", row=rows.line_numbers[0])
-    names = [_norm(h) for h in rows[0]]
+    names = [normalise_header(h) for h in rows[0]]
     for k, header in enumerate(rows[0], start=1):
         if header and "\n" in header.strip():
             notes.append(f"header of column {k} contains a line break; its key uses a space")
@@ -134,7 +134,7 @@ def read_google_forms(path: str | Path, *, sheet: str | int = 0) -> RawExport:
     by Excel). Checkbox answers stay one cell, options joined by ``", "``.
     """
     rows, keys, notes = _one_header(path, sheet)
-    names = [_norm(h) for h in rows[0]]
+    names = [normalise_header(h) for h in rows[0]]
     if _microsoft_layout(names):
         raise IngestError(str(path), "is a Microsoft Forms export (columns ID, Start time, "
                           "Completion time): read it with read_microsoft_forms",
@@ -191,11 +191,11 @@ def read_microsoft_forms(path: str | Path, *, sheet: str | int = 0) -> RawExport
     minute only (re-saved by Excel).
     """
     rows, keys, notes = _one_header(path, sheet)
-    names = [_norm(h) for h in rows[0]]
+    names = [normalise_header(h) for h in rows[0]]
     if not _microsoft_layout(names):
         raise IngestError(str(path), "not a Microsoft Forms export: the header needs the "
                           f"columns {', '.join(MICROSOFT_REQUIRED)}; it starts "
-                          f"{_preview(rows[0], 5)}", row=rows.line_numbers[0])
+                          f"{cell_preview(rows[0], 5)}", row=rows.line_numbers[0])
     specs = []
     for k, name in enumerate(names):
         low = name.lower()
