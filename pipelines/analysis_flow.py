@@ -13,7 +13,7 @@ from collab_stats.programme import Programme
 from collab_stats.psychometrics import ProgrammePsychometrics, programme_psychometrics
 from collab_stats.schema import SurveyData
 
-from .files import write_parquet_atomic
+from .files import write_parquet_tables
 
 
 @task
@@ -29,18 +29,7 @@ def benchmark(data: SurveyData, family: InstrumentFamily, programme: Programme,
 
 @task(retries=2, retry_delay_seconds=1)
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
-    return [write_parquet_atomic(folder / f"{name}.parquet", _plain(frame))
-            for name, frame in tables.items() if len(frame.columns)]
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns of Python objects (tuples of ids) as text, so Parquet can store them."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(lambda v: "; ".join(map(str, v))
-                                          if isinstance(v, tuple | list) else v)
-    return out
+    return write_parquet_tables(tables, folder)
 
 
 @flow(name="analyse-programme")

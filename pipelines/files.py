@@ -32,3 +32,21 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 def write_parquet_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_parquet_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
+    """Each table as ``folder/<name>.parquet`` (atomically); tuples and lists in cells (ids of
+    several options) are written as ``"; "``-joined text so Parquet can store them. Tables
+    with no columns are skipped."""
+    folder = Path(folder)
+    return [write_parquet_atomic(folder / f"{name}.parquet", _plain(frame))
+            for name, frame in tables.items() if len(frame.columns)]
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: "; ".join(map(str, v))
+                                          if isinstance(v, tuple | list) else v)
+    return out

@@ -11,7 +11,7 @@ from collab_stats.ingest.simulated import EXPORT_FORMATS, write_wave_export
 from collab_stats.simulate import SimulatedProgramme
 from collab_stats.summary import response_summary
 
-from .files import write_parquet_atomic, write_text_atomic
+from .files import write_parquet_tables, write_text_atomic
 
 
 @task
@@ -26,7 +26,6 @@ def write_programme(sim: SimulatedProgramme, output_dir: Path) -> Path:
 
 @task(retries=2, retry_delay_seconds=1)
 def write_tables(sim: SimulatedProgramme, output_dir: Path) -> list[Path]:
-    folder = output_dir / "simulated"
     tables = {
         "respondents": sim.data.respondents,
         "responses": sim.data.responses,
@@ -35,7 +34,7 @@ def write_tables(sim: SimulatedProgramme, output_dir: Path) -> list[Path]:
         "truth_collaboration_levels": sim.truth.collaboration_levels,
         "truth_trends": sim.truth.trends,
     }
-    return [write_parquet_atomic(folder / f"{name}.parquet", frame) for name, frame in tables.items()]
+    return write_parquet_tables(tables, output_dir / "simulated")
 
 
 @task(retries=2, retry_delay_seconds=1)
