@@ -8,9 +8,21 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Headless Chromium renders PDFs and runs the accessibility tests. Installed from Debian's
+# packages when missing (needs root, as on CI); without it, PDF output and the browser tests
+# are skipped with a message saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium (PDF output, accessibility tests)"; \
+	    (apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null)) \
+	    || echo "warning: could not install chromium; PDFs and browser tests will be skipped"; \
+	  else echo "note: chromium not found; PDFs and browser tests will be skipped"; fi; }
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "collab-stats needs Python 3.11 or newer")'
@@ -19,10 +31,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: setup
 	$(BIN)/collab demo
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

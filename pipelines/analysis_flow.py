@@ -14,6 +14,7 @@ from collab_stats.psychometrics import ProgrammePsychometrics, programme_psychom
 from collab_stats.schema import SurveyData
 
 from .files import write_parquet_tables
+from .store import WaveStore
 
 
 @task
@@ -28,15 +29,21 @@ def benchmark(data: SurveyData, family: InstrumentFamily, programme: Programme,
 
 
 @task(retries=2, retry_delay_seconds=1)
+def summarise_ingest(store_root: Path) -> dict[str, pd.DataFrame]:
+    return WaveStore(store_root).ingest_tables()
+
+
+@task(retries=2, retry_delay_seconds=1)
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     return write_parquet_tables(tables, folder)
 
 
 @flow(name="analyse-programme")
 def analyse_programme_flow(data: SurveyData, family: InstrumentFamily, programme: Programme,
-                           output_dir: Path) -> dict:
+                           output_dir: Path, store_root: Path | None = None) -> dict:
     """Reliability, factor structure, invariance and the benchmark tables, written to
-    ``output_dir/tables/psychometrics`` and ``output_dir/tables/benchmark``."""
+    ``output_dir/tables/psychometrics`` and ``output_dir/tables/benchmark`` (and, given the
+    wave store, its sources and quarantine counts to ``output_dir/tables/ingest``)."""
     psychometrics = check_reliability(data, family)
     scalar = None
     if len(psychometrics.invariance):
@@ -44,4 +51,6 @@ def analyse_programme_flow(data: SurveyData, family: InstrumentFamily, programme
     tables = benchmark(data, family, programme, scalar)
     files = write_tables(psychometrics.tables(), output_dir / "tables" / "psychometrics")
     files += write_tables(tables.tables(), output_dir / "tables" / "benchmark")
+    if store_root is not None:
+        files += write_tables(summarise_ingest(store_root), output_dir / "tables" / "ingest")
     return {"psychometrics": psychometrics, "benchmark": tables, "files": files}

@@ -169,7 +169,8 @@ def run_demo(args: argparse.Namespace) -> int:
                                        sim.programme, secret)]
     stored = WaveStore(store_root).load()
     _say("Ingested; now checking the instrument and benchmarking the collaborations...")
-    analysis = analyse_programme_flow(stored, sim.instrument, sim.programme, output)
+    analysis = analyse_programme_flow(stored, sim.instrument, sim.programme, output,
+                                      store_root)
     programme = result["programme"]
     summary = result["summary"]
     regions = len({c.region for c in programme.collaborations})

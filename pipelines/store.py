@@ -428,6 +428,26 @@ class WaveStore:
             frame[column] = frame[column].astype("int64")
         return frame
 
+    def ingest_tables(self) -> dict[str, pd.DataFrame]:
+        """What reports show about ingestion, with no personal data: ``sources`` (one row per
+        stored export: name, format, SHA-256, rows read/accepted/quarantined) and
+        ``quarantine`` (rows quarantined counted by wave, source and primary reason)."""
+        sources = self.sources().drop(columns=["partition", "free_text", "quarantine"])
+        rows = self.quarantine()
+        if "primary" in rows.columns:
+            rows = rows[rows["primary"].fillna(True).astype(bool)]
+        if len(rows):
+            counts = (rows.astype({"wave_id": str, "source_file": str, "reason": str})
+                      .groupby(["wave_id", "source_file", "reason"], sort=True).size()
+                      .rename("rows").reset_index()
+                      .rename(columns={"source_file": "source_name"}))
+        else:
+            counts = pd.DataFrame({"wave_id": pd.Series(dtype=str),
+                                   "source_name": pd.Series(dtype=str),
+                                   "reason": pd.Series(dtype=str),
+                                   "rows": pd.Series(dtype="int64")})
+        return {"sources": sources, "quarantine": counts}
+
     def status(self) -> pd.DataFrame:
         """Counts per stored wave: sources, rows read/accepted/quarantined, rows of each
         table, and when the wave last changed."""

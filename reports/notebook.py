@@ -1,0 +1,251 @@
+"""Build Quarto-compatible notebooks with their outputs already in them.
+
+A report is assembled, not executed: each figure or table is computed once by a function of
+the report modules, and the notebook stores both the call (as the code cell, so a reader sees
+how the output was made and can re-run it in Jupyter) and its output. Quarto renders such a
+notebook as it is (it does not execute ``.ipynb`` files unless asked).
+
+Conventions, as Quarto expects them:
+
+* the first cell is a raw cell with the YAML front matter;
+* code cells carry ``#|`` options (``label``, ``fig-cap``, ``fig-alt``, ``tbl-cap``,
+  ``echo: false``) and the matching ``remove-input`` tag for Jupyter/nbconvert users;
+* figure labels start with ``fig-``, table labels with ``tbl-``; markdown refers to them as
+  ``@fig-peers``; callouts are ``::: {.callout-note}`` blocks;
+* cell ids are derived from labels and positions, so rebuilding a report gives the same ids.
+
+Every output function takes the report data as its first argument and returns a
+:class:`FigureOutput` or :class:`TableOutput`; both display themselves in Jupyter
+(``_repr_mimebundle_``), so re-executing a notebook reproduces its outputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import nbformat
+import pandas as pd
+import yaml
+from nbformat import v4
+
+__all__ = [
+    "CALLOUT_KINDS",
+    "FigureOutput",
+    "ReportNotebook",
+    "TableOutput",
+    "cell_options",
+]
+
+CALLOUT_KINDS = ("note", "tip", "important", "warning", "caution")
+CalloutKind = Literal["note", "tip", "important", "warning", "caution"]
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+_py = platform.python_version_tuple()
+LANGUAGE_INFO = {
+    "name": "python",
+    "version": platform.python_version(),
+    "mimetype": "text/x-python",
+    "file_extension": ".py",
+    "codemirror_mode": {"name": "ipython", "version": int(_py[0])},
+    "pygments_lexer": "ipython3",
+    "nbconvert_exporter": "python",
+}
+_LABEL = re.compile(r"^(fig|tbl)-[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True, eq=False)
+class FigureOutput:
+    """A figure: SVG markup, its alternative text, and the numbers it shows.
+
+    ``data`` is the table behind the figure (already suppressed), offered beside the figure
+    as a table and as a CSV download so that nothing is available only as a picture.
+    """
+
+    svg: str
+    alt: str
+    data: pd.DataFrame
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"image/svg+xml": self.svg, "text/plain": self.alt}
+
+
+@dataclass(frozen=True, eq=False)
+class TableOutput:
+    """A table as HTML (with header cells) and Markdown, and the frame it was made from."""
+
+    html: str
+    markdown: str
+    data: pd.DataFrame
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self.html, "text/markdown": self.markdown}
+
+
+@dataclass
+class ReportNotebook:
+    """A report being assembled cell by cell.
+
+    Parameters
+    ----------
+    title, subtitle, author, date:
+        Front matter. ``date`` defaults to today.
+    data_path:
+        How the notebook's setup cell finds the workspace when re-executed, relative to
+        the notebook's folder (e.g. ``"../.."`` for ``reports/collaborations/x.ipynb``).
+    extra_front_matter:
+        Merged into the front matter (e.g. ``{"collab-stats": {...provenance...}}``).
+    """
+
+    title: str
+    subtitle: str = ""
+    author: str = ""
+    date: dt.date | None = None
+    data_path: str = ".."
+    extra_front_matter: Mapping[str, Any] = field(default_factory=dict)
+    cells: list[nbformat.NotebookNode] = field(default_factory=list)
+    outputs: dict[str, FigureOutput | TableOutput] = field(default_factory=dict)
+    _modules: dict[str, str] = field(default_factory=dict)
+    _ids: set[str] = field(default_factory=set)
+
+    # -- text -------------------------------------------------------------------------------
+    def markdown(self, text: str, *, key: str = "md") -> None:
+        """A markdown cell. ``text`` is trusted markup: user-supplied strings in it must
+        already be escaped with :func:`reports.text.md_escape`."""
+        self._add(v4.new_markdown_cell(text.strip() + "\n"), key)
+
+    def heading(self, text: str, level: int = 2, *, key: str | None = None) -> None:
+        """A heading (level 2 and below: level 1 is the title from the front matter)."""
+        if not 2 <= level <= 6:
+            raise ValueError(f"heading level must be 2-6, got {level}")
+        self.markdown(f"{'#' * level} {text}", key=key or f"h-{_slug(text)}")
+
+    def callout(self, kind: CalloutKind, text: str, *, title: str | None = None,
+                key: str = "callout") -> None:
+        """A Quarto callout block (note, tip, important, warning, caution)."""
+        if kind not in CALLOUT_KINDS:
+            raise ValueError(f"callout kind must be one of {CALLOUT_KINDS}, got {kind!r}")
+        head = f"## {title}\n\n" if title else ""
+        self.markdown(f"::: {{.callout-{kind}}}\n{head}{text.strip()}\n:::", key=key)
+
+    # -- outputs ----------------------------------------------------------------------------
+    def output(self, function: Callable[..., FigureOutput | TableOutput], data: Any, *,
+               label: str, caption: str, **kwargs: Any) -> FigureOutput | TableOutput:
+        """Call ``function(data, **kwargs)`` and add a code cell holding the call and its
+        output. ``label`` is ``fig-...`` for a figure or ``tbl-...`` for a table."""
+        if not _LABEL.match(label):
+            raise ValueError(f"label must look like 'fig-name' or 'tbl-name', got {label!r}")
+        if label in self.outputs:
+            raise ValueError(f"label {label!r} is used twice in this report")
+        result = function(data, **kwargs)
+        alias = self._alias(function)
+        args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+        options = {"label": label}
+        if isinstance(result, FigureOutput):
+            if not label.startswith("fig-"):
+                raise ValueError(f"a figure's label must start with 'fig-', got {label!r}")
+            options |= {"fig-cap": caption, "fig-alt": result.alt}
+            bundle = result._repr_mimebundle_()
+        elif isinstance(result, TableOutput):
+            if not label.startswith("tbl-"):
+                raise ValueError(f"a table's label must start with 'tbl-', got {label!r}")
+            options |= {"tbl-cap": caption}
+            bundle = result._repr_mimebundle_()
+        else:
+            raise TypeError(f"{function.__qualname__} returned {type(result).__name__}, "
+                            "not a FigureOutput or TableOutput")
+        options["echo"] = False
+        source = _options_text(options) + f"{alias}.{function.__name__}(data{args})"
+        cell = v4.new_code_cell(source, execution_count=None)
+        cell.metadata["tags"] = ["remove-input"]
+        cell.outputs = [v4.new_output("display_data", data=bundle,
+                                      metadata={"collab_stats": {"label": label}})]
+        self._add(cell, label)
+        self.outputs[label] = result
+        return result
+
+    # -- assembly ---------------------------------------------------------------------------
+    def front_matter(self) -> dict[str, Any]:
+        matter: dict[str, Any] = {"title": self.title}
+        if self.subtitle:
+            matter["subtitle"] = self.subtitle
+        if self.author:
+            matter["author"] = self.author
+        matter["date"] = (self.date or dt.date.today()).isoformat()
+        matter["format"] = {
+            "html": {"toc": True, "toc-depth": 2, "embed-resources": True,
+                     "number-sections": False, "lang": "en-GB"},
+            "pdf": {"toc": True, "papersize": "a4"},
+        }
+        matter["jupyter"] = "python3"
+        matter["execute"] = {"enabled": False}
+        matter |= dict(self.extra_front_matter)
+        return matter
+
+    def build(self) -> nbformat.NotebookNode:
+        """The notebook: front matter, a hidden setup cell, then the cells added so far."""
+        front = "---\n" + yaml.safe_dump(self.front_matter(), sort_keys=False,
+                                         allow_unicode=True, width=100) + "---\n"
+        raw = v4.new_raw_cell(front)
+        raw.id = "front-matter"
+        imports = "".join(f"import {module} as {alias}\n"
+                          for module, alias in sorted(self._modules.items()))
+        setup = v4.new_code_cell(
+            _options_text({"label": "setup", "include": False})
+            + "from reports.data import load_report_data\n" + imports
+            + f"data = load_report_data({self.data_path!r})\n")
+        setup.id = "setup"
+        setup.metadata["tags"] = ["remove-cell"]
+        nb = v4.new_notebook(cells=[raw, setup, *self.cells])
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        nb.metadata["language_info"] = dict(LANGUAGE_INFO)
+        nbformat.validate(nb)
+        return nb
+
+    def _alias(self, function: Callable[..., Any]) -> str:
+        module = function.__module__
+        alias = module.rsplit(".", 1)[-1]
+        if self._modules.setdefault(module, alias) != alias:  # pragma: no cover - defensive
+            raise ValueError(f"two modules would share the alias {alias!r}")
+        if any(a == alias and m != module for m, a in self._modules.items()):
+            raise ValueError(f"two modules would share the alias {alias!r}")
+        return alias
+
+    def _add(self, cell: nbformat.NotebookNode, key: str) -> None:
+        base = _slug(key)[:56] or "cell"
+        cell_id, n = base, 1
+        while cell_id in self._ids or cell_id in ("front-matter", "setup"):
+            n += 1
+            cell_id = f"{base}-{n}"
+        self._ids.add(cell_id)
+        cell.id = cell_id
+        self.cells.append(cell)
+
+
+def cell_options(source: str) -> tuple[dict[str, Any], str]:
+    """Split a code cell's leading ``#|`` lines into an options dict and the remaining code."""
+    lines = source.splitlines()
+    head = []
+    for line in lines:
+        if not line.startswith("#|"):
+            break
+        head.append(line[2:].strip())
+    options = yaml.safe_load("\n".join(head)) if head else {}
+    return (options if isinstance(options, dict) else {}), "\n".join(lines[len(head):])
+
+
+def _options_text(options: Mapping[str, Any]) -> str:
+    text = ""
+    for key, value in options.items():
+        dumped = yaml.safe_dump({key: value}, default_flow_style=True, width=10_000,
+                                allow_unicode=True).strip()
+        text += "#| " + dumped[1:-1].strip() + "\n"
+    return text
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
