@@ -159,11 +159,16 @@ class ReportNotebook:
             raise TypeError(f"{function.__qualname__} returned {type(result).__name__}, "
                             "not a FigureOutput or TableOutput")
         options["echo"] = False
+        meta: dict[str, Any] = {"label": label}
+        if isinstance(result, FigureOutput):
+            from .tables import data_table_html  # tables imports this module
+
+            meta["data_html"] = data_table_html(result.data)
         source = _options_text(options) + f"{alias}.{function.__name__}(data{args})"
         cell = v4.new_code_cell(source, execution_count=None)
         cell.metadata["tags"] = ["remove-input"]
         cell.outputs = [v4.new_output("display_data", data=bundle,
-                                      metadata={"collab_stats": {"label": label}})]
+                                      metadata={"collab_stats": meta})]
         self._add(cell, label)
         self.outputs[label] = result
         return result

@@ -20,11 +20,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
-from .notebook import FigureOutput  # noqa: E402
+from .notebook import FigureOutput
 
 __all__ = ["COLOURS", "MARKERS", "figure", "figure_output", "rc"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .notebook import TableOutput
 from .text import fmt_number, html_escape, md_escape, suppressed_text
 
-__all__ = ["Column", "table_output"]
+__all__ = ["Column", "data_table_html", "table_output"]
 
 Formatter = Callable[[Any], str]
 
@@ -106,3 +106,13 @@ def _markdown(columns: Sequence[Column], rows: list[list[str]], numeric: list[bo
 def rename_for_download(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
     """A download copy with readable headers (labels) for the given source columns."""
     return frame.rename(columns=dict(labels))
+
+
+def data_table_html(frame: pd.DataFrame) -> str:
+    """A figure's numbers as a plain accessible table (column names as headers, numbers to
+    three decimals, NaN as a dash): the text alternative that goes beside each figure."""
+    columns = [Column(str(c), str(c).replace("_", " "),
+                      (lambda v: fmt_number(v, 3)) if pd.api.types.is_float_dtype(frame[c])
+                      else None) for c in frame.columns]
+    return table_output(frame.rename(columns=str), columns, row_header=False,
+                        css_class="cs-table cs-data").html
