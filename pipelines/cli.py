@@ -171,6 +171,10 @@ def run_demo(args: argparse.Namespace) -> int:
     _say("Ingested; now checking the instrument and benchmarking the collaborations...")
     analysis = analyse_programme_flow(stored, sim.instrument, sim.programme, output,
                                       store_root)
+    _say("Analysed; now building the report site (notebooks, HTML, PDF, downloads)...")
+    from .report_flow import render_reports_flow
+
+    site = render_reports_flow(output)
     programme = result["programme"]
     summary = result["summary"]
     regions = len({c.region for c in programme.collaborations})
@@ -196,8 +200,11 @@ def run_demo(args: argparse.Namespace) -> int:
     print()
     n_files = len(result["files"]) + len(analysis["files"])
     print(f"Written to {output}/: programme.yaml, simulated/ (truth), exports/ (one platform "
-          f"per wave), store/ (the wave store), tables/ ({n_files} files) in "
-          f"{time.perf_counter() - started:.1f} s.")
+          f"per wave), store/ (the wave store), tables/ ({n_files} files), reports/ "
+          f"({len(site.html)} HTML reports, {len(site.pdf)} PDF, {len(site.downloads)} "
+          f"downloads) in {time.perf_counter() - started:.1f} s.")
+    print()
+    print(f"Open the reports: {site.index.resolve().as_uri()}")
     return 0
 
 

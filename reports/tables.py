@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .notebook import TableOutput
-from .text import fmt_number, html_escape, md_escape, suppressed_text
+from .text import fmt_int, fmt_number, html_escape, md_escape, suppressed_text
 
 __all__ = ["Column", "data_table_html", "table_output"]
 
@@ -109,10 +109,18 @@ def rename_for_download(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.Da
 
 
 def data_table_html(frame: pd.DataFrame) -> str:
-    """A figure's numbers as a plain accessible table (column names as headers, numbers to
-    three decimals, NaN as a dash): the text alternative that goes beside each figure."""
-    columns = [Column(str(c), str(c).replace("_", " "),
-                      (lambda v: fmt_number(v, 3)) if pd.api.types.is_float_dtype(frame[c])
-                      else None) for c in frame.columns]
+    """A figure's numbers as a plain accessible table (column names as headers, whole
+    numbers as such, other numbers to three decimals, NaN as a dash; the ``suppressed`` flag
+    column is left out, its reason kept): the text alternative beside each figure."""
+    frame = frame.drop(columns=[c for c in frame.columns if str(c) == "suppressed"])
+    columns = []
+    for c in frame.columns:
+        values = frame[c]
+        fmt = None
+        if pd.api.types.is_float_dtype(values):
+            finite = values.dropna()
+            whole = len(finite) > 0 and bool((finite == finite.round()).all())
+            fmt = fmt_int if whole else (lambda v: fmt_number(v, 3))
+        columns.append(Column(str(c), str(c).replace("_", " "), fmt))
     return table_output(frame.rename(columns=str), columns, row_header=False,
                         css_class="cs-table cs-data").html

@@ -53,6 +53,7 @@ def analysed_programme() -> ReportData:
 
     data = SurveyData(*(keep(t) for t in (data.respondents, data.responses, data.selections,
                                          data.comments)))
+    _SURVEY["data"] = data
     psychometrics = programme_psychometrics(data, sim.instrument)
     benchmark = benchmark_programme(data, sim.instrument, programme)
     sources = pd.DataFrame({
@@ -70,6 +71,21 @@ def analysed_programme() -> ReportData:
                       benchmark=benchmark.tables(), psychometrics=psychometrics.tables(),
                       sources=sources, quarantine=quarantine,
                       generated_at=dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC))
+
+
+_SURVEY: dict[str, SurveyData] = {}
+
+
+def small_true_means() -> dict[str, float]:
+    """The small collaboration's latest-wave characteristic means before suppression: numbers
+    that must never appear in a report or download."""
+    from collab_stats.scoring import score_responses
+
+    report = analysed_programme()
+    data = _SURVEY["data"].wave(report.latest_wave)
+    scores = score_responses(data, report.family)
+    scores = scores[scores["collaboration_id"].astype(str) == small_id()]
+    return scores.groupby("characteristic", observed=True)["score"].mean().dropna().to_dict()
 
 
 def hostile_id() -> str:

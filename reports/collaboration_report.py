@@ -1,0 +1,801 @@
+"""The collaboration benchmark report: one collaboration, one wave, for its commissioners and
+leads, readable in two minutes.
+
+:func:`build_collaboration_report` assembles the notebook section by section (see
+:data:`SECTIONS`); the numbers come from :mod:`reports.outputs.collaboration`, which draws the
+figures and formats the tables, and whose ``*_frame`` helpers give the sentences here the same
+numbers as the figures. The notebook is returned unbuilt so the site can add its downloads
+section before :meth:`~reports.notebook.ReportNotebook.build`.
+
+Every name that comes from the programme or from respondents (collaboration, partner and peer
+group names, wave labels, free text) goes through :func:`~reports.text.md_escape` before it is
+written into a markdown cell. Figures resting on fewer than the disclosure threshold of
+respondents are neither drawn nor written: the text says "fewer than N responses".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from collab_stats.errors import CollabStatsError
+
+from .data import ReportData
+from .notebook import ReportNotebook
+from .outputs import collaboration as out
+from .provenance import add_provenance, front_matter_provenance
+from .text import fmt_int, fmt_number, fmt_percent, md_escape, plural, suppressed_text
+
+__all__ = ["FREE_TEXT_SECTION", "SECTIONS", "build_collaboration_report"]
+
+#: The level-2 sections of every collaboration report, in order (then "About this report").
+SECTIONS = (
+    "Summary",
+    "Who responded",
+    "The eight characteristics against peers",
+    "Profile",
+    "Strengths and areas to develop",
+    "Change over time",
+    "Results for each question",
+    "Ways of creating value",
+    "Connections across sectors",
+    "Results by sector and role",
+    "Notes on the figures",
+)
+#: Added before the provenance only when free text is enabled and there are enough responses.
+FREE_TEXT_SECTION = "What respondents wrote"
+RWG_LOW = 0.7
+ALPHA_LOW = 0.7
+
+
+@dataclass(frozen=True)
+class _Context:
+    data: ReportData
+    collaboration: str
+    name: str  # escaped for markdown
+    wave: str
+    label: str  # escaped wave label
+    peer_set: str
+    status: str  # shown / suppressed / none
+    kwargs: dict
+
+    @property
+    def hidden(self) -> str:
+        return suppressed_text(self.data.threshold)
+
+
+def build_collaboration_report(data: ReportData, collaboration_id: str, *,
+                               wave: str | None = None, free_text: bool = False,
+                               data_path: str = "../..",
+                               peer_set: str = "all") -> ReportNotebook:
+    """The benchmark report of one collaboration for one wave, not yet built.
+
+    Parameters
+    ----------
+    data : ReportData
+        The programme, instrument and (already suppressed) benchmark and psychometric tables.
+    collaboration_id : str
+        Which collaboration.
+    wave : str, optional
+        The wave reported on (default: the latest wave with results).
+    free_text : bool
+        Add the collaboration's free-text answers (only when ``data.comments`` holds them and
+        the collaboration has at least the threshold of respondents in the wave). Off by
+        default: free text may identify people.
+    data_path : str
+        Where a re-executed notebook finds the workspace, relative to the notebook.
+    peer_set : str
+        The peer comparison of the dot plot and profile (``"all"``: every collaboration).
+
+    Returns
+    -------
+    ReportNotebook
+        Call ``.build()`` for the nbformat notebook (after adding any further sections).
+    """
+    wave = data.latest_wave if wave is None else str(wave)
+    if wave not in data.waves:
+        raise CollabStatsError(f"wave {wave!r} is not a wave of programme {data.programme.id!r} "
+                               f"(waves: {', '.join(data.waves)})")
+    collab = data.collaboration(collaboration_id)
+    labels = {w.id: w.label for w in data.programme.waves}
+    kwargs = {"collaboration": collab.id, "wave": wave}
+    if peer_set != "all":
+        kwargs["peer_set"] = peer_set
+    ctx = _Context(data=data, collaboration=collab.id, name=md_escape(collab.name), wave=wave,
+                   label=md_escape(labels[wave]), peer_set=peer_set,
+                   status=out.response_status(data, collab.id, wave), kwargs=kwargs)
+    nb = ReportNotebook(title=collab.name,
+                        subtitle=f"Collaboration benchmark report, {labels[wave]}",
+                        author=data.programme.name, date=data.generated_at.date(),
+                        data_path=data_path, extra_front_matter=front_matter_provenance(data))
+    for section in (_summary, _responses, _peers, _profile, _strengths, _change, _items,
+                    _value_modes, _network, _breakdowns, _notes):
+        section(nb, ctx)
+    if free_text:
+        _free_text(nb, ctx)
+    add_provenance(nb, data)
+    return nb
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _join(words: Sequence[str]) -> str:
+    words = list(words)
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _names(frame: pd.DataFrame, mask: pd.Series) -> list[str]:
+    return [md_escape(n) for n in frame.loc[mask, "name"]]
+
+
+def _not_shown(nb: ReportNotebook, ctx: _Context, what: str, key: str) -> None:
+    reason = ("no one responded" if ctx.status == "none"
+              else f"fewer than {ctx.data.threshold} people responded")
+    nb.callout("warning", f"{what} for {ctx.label}: not shown, because {reason}.", key=key)
+
+
+# -- 1. summary ----------------------------------------------------------------------------------
+
+def _summary(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[0], key="h-summary")
+    data = ctx.data
+    if ctx.status != "shown":
+        text = (f"No one from {ctx.name} responded to the survey in {ctx.label}."
+                if ctx.status == "none" else
+                f"Fewer than {data.threshold} people from {ctx.name} responded to the survey in "
+                f"{ctx.label}. To protect their anonymity this report does not show the "
+                "collaboration's results for that wave; results of earlier waves with enough "
+                "responses are shown where they help.")
+        nb.callout("warning", text, title="Results not shown for this wave", key="summary")
+        return
+    responses = out.response_frame(data, ctx.collaboration, ctx.wave)
+    row = responses[responses["wave_id"] == ctx.wave].iloc[0]
+    bullets = [_response_sentence(row, ctx)]
+    frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
+    shown = frame[~frame["suppressed"]]
+    peer_n = shown["peer_n"].max()
+    if shown["peer_median"].notna().any():
+        higher = _names(shown, shown["comparison"] == "above")
+        lower = _names(shown, shown["comparison"] == "below")
+        parts = []
+        if higher:
+            parts.append(f"higher than peers on {_join(higher)}")
+        if lower:
+            parts.append(f"lower than peers on {_join(lower)}")
+        rest = len(shown) - len(higher) - len(lower)
+        if parts:
+            parts.append(f"in line with peers on the other {rest}" if rest else "")
+            text = "; ".join(p for p in parts if p)
+        else:
+            text = "in line with peers on every characteristic"
+        bullets.append(f"**Against peers** (the {fmt_int(peer_n)} collaborations of the programme "
+                       f"with enough responses): scores were {text} (@fig-peers).")
+    strengths = _names(shown, shown["label"] == "strength")
+    areas = _names(shown, shown["label"] == "area to develop")
+    bullets.append("**Strengths relative to peers:** " + (_join(strengths) or "none stands out")
+                   + ". **Areas to develop:** " + (_join(areas) or "none stands out")
+                   + " (@fig-profile).")
+    bullets.append(_change_sentence(ctx))
+    nb.markdown("\n".join(f"- {b}" for b in bullets), key="summary")
+    nb.markdown("Scores are means of answers from 1 (strongly disagree) to 5 (strongly agree); "
+                "higher is better. \"Higher\", \"lower\", \"improved\" and \"declined\" are "
+                "used only when a difference is larger than chance alone would be likely to "
+                "produce with this many responses.", key="summary-scale")
+
+
+def _response_sentence(row: pd.Series, ctx: _Context) -> str:
+    n = fmt_int(row["responded"])
+    text = f"**Responses:** {n} {'person' if n == '1' else 'people'} responded in {ctx.label}"
+    if not np.isnan(row["invited"]) and not np.isnan(row["response_rate"]):
+        text += (f", {fmt_percent(row['response_rate'])} of the {fmt_int(row['invited'])} "
+                 "invited")
+    return text + " (@tbl-responses)."
+
+
+def _change_sentence(ctx: _Context) -> str:
+    previous = ctx.data.previous_wave(ctx.wave)
+    if previous is None:
+        return "**Change:** this is the first wave, so there is no change to report yet."
+    label = md_escape(_wave_label(ctx.data, previous))
+    frame = out.change_frame(ctx.data, ctx.collaboration, ctx.wave)
+    shown = frame[~frame["suppressed"]] if len(frame) else frame
+    if not len(shown):
+        return (f"**Since {label}:** change cannot be shown, because one of the two waves has "
+                f"{ctx.hidden}.")
+    up = _names(shown, shown["label"] == "significantly improved")
+    down = _names(shown, shown["label"] == "significantly declined")
+    parts = []
+    if up:
+        parts.append(f"improved on {_join(up)}")
+    if down:
+        parts.append(f"declined on {_join(down)}")
+    rest = len(shown) - len(up) - len(down)
+    if parts:
+        parts.append(f"no clear change on the other {rest}" if rest else "")
+        text = "; ".join(p for p in parts if p)
+    else:
+        text = "no clear change on any characteristic"
+    return f"**Since {label}:** {text} (@tbl-change)."
+
+
+def _wave_label(data: ReportData, wave: str) -> str:
+    return next(w.label for w in data.programme.waves if w.id == wave)
+
+
+# -- 2. responses --------------------------------------------------------------------------------
+
+def _responses(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[1], key="h-responses")
+    nb.markdown(f"How many of the people invited from {ctx.name}'s partner organisations "
+                "answered the survey in each wave (@tbl-responses). A response rate below about "
+                "half means the results may not speak for everyone; counts below "
+                f"{ctx.data.threshold} are not shown.", key="responses")
+    nb.output(out.response_table, ctx.data, label="tbl-responses",
+              caption="People invited and responding in each wave.",
+              collaboration=ctx.collaboration, wave=ctx.wave)
+    collab = ctx.data.collaboration(ctx.collaboration)
+    if collab.partners:
+        sectors = out.option_labels(ctx.data, ctx.wave, "sector")
+        partners = [f"{md_escape(p.name)} ({md_escape(sectors.get(p.sector, p.sector))})"
+                    for p in collab.partners]
+        nb.markdown(f"The collaboration lists {plural(len(partners), 'partner organisation')}: "
+                    f"{_join(partners)}.", key="partners")
+
+
+# -- 3. peers ------------------------------------------------------------------------------------
+
+def _peers(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[2], key="h-peers")
+    if ctx.status != "shown":
+        _not_shown(nb, ctx, "The collaboration's scores", "peers-hidden")
+        return
+    data = ctx.data
+    frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
+    peer_n = frame["peer_n"].max()
+    group = ("every collaboration of the programme" if ctx.peer_set == "all"
+             else f"its peers ({md_escape(ctx.peer_set.replace('_', ' '))})")
+    nb.markdown(
+        "Each row of @fig-peers is one characteristic. The blue diamond is the collaboration's "
+        "mean score and its line the 95% confidence interval: the range in which the true score "
+        "probably lies, given how many people answered. The orange circle is the median of the "
+        f"peers, the grey box the middle half of them and the whiskers the lowest and highest "
+        f"peer. Peers are {group} with at least {data.threshold} responses in {ctx.label} "
+        f"({fmt_int(peer_n)} collaborations, this one included). \"Higher\" or \"lower than "
+        "peers\" means the difference from the peer average is larger than chance alone would "
+        "produce with this many responses (outside the 95% funnel limits). @tbl-peers gives "
+        "the numbers.", key="peers")
+    nb.output(out.peers_figure, data, label="fig-peers",
+              caption="The collaboration's mean score on each characteristic, with its 95% "
+              "confidence interval, against its peers.", **ctx.kwargs)
+    nb.output(out.peers_table, data, label="tbl-peers",
+              caption="Mean scores, confidence intervals and peer comparison for each "
+              "characteristic.", **ctx.kwargs)
+    if ctx.peer_set == "all":
+        nb.markdown(_peer_group_sentence(ctx), key="peer-group")
+
+
+def _peer_group_sentence(ctx: _Context) -> str:
+    data = ctx.data
+    collab = data.collaboration(ctx.collaboration)
+    name = next((g.name for g in data.programme.peer_groups if g.id == collab.peer_group),
+                collab.peer_group)
+    frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, "peer_group")
+    shown = frame[~frame["suppressed"] & frame["peer_median"].notna()]
+    if not len(shown):
+        return (f"The collaboration's peer group, {md_escape(name)}, has too few collaborations "
+                "with enough responses for a separate comparison.")
+    higher = _names(shown, shown["comparison"] == "above")
+    lower = _names(shown, shown["comparison"] == "below")
+    text = (f"Compared only with its peer group, {md_escape(name)} "
+            f"({fmt_int(shown['peer_n'].max())} collaborations), the collaboration scored ")
+    parts = ([f"higher on {_join(higher)}"] if higher else []) + (
+        [f"lower on {_join(lower)}"] if lower else [])
+    return text + ("; ".join(parts) + "; in line on the rest" if parts
+                   else "in line with them on every characteristic") + "."
+
+
+# -- 4. profile ----------------------------------------------------------------------------------
+
+def _profile(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[3], key="h-profile")
+    if ctx.status != "shown":
+        _not_shown(nb, ctx, "The profile", "profile-hidden")
+        return
+    nb.markdown(
+        "The profile (@fig-profile) shows how far each characteristic lies above or below the "
+        "peer median, measured in standard deviations of people's answers, so that the "
+        "characteristics can be compared with each other. As a rule of thumb 0.2 is a small "
+        "difference, 0.5 a medium and 0.8 a large one. Of the two characteristics furthest "
+        "above the peers, those at least 0.2 above are called *strengths*; of the two furthest "
+        "below, those at least 0.2 below are *areas to develop*.", key="profile")
+    nb.output(out.profile_figure, ctx.data, label="fig-profile",
+              caption="How far each characteristic lies from the peer median, with strengths "
+              "and areas to develop marked.", **ctx.kwargs)
+
+
+# -- 5. strengths and areas to develop -----------------------------------------------------------
+
+def _strengths(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[4], key="h-strengths")
+    if ctx.status != "shown":
+        _not_shown(nb, ctx, "Strengths and areas to develop", "strengths-hidden")
+        return
+    frame = out.characteristic_frame(ctx.data, ctx.collaboration, ctx.wave, ctx.peer_set)
+    picked = [(r, "Strength") for r in frame[frame["label"] == "strength"].itertuples()]
+    picked += [(r, "Area to develop") for r in
+               frame[frame["label"] == "area to develop"].itertuples()]
+    if not picked:
+        nb.markdown("No characteristic stands out from the peers by a small difference or more "
+                    "(@fig-profile), so none is singled out here.", key="strengths")
+        return
+    nb.markdown("For each strength and area to develop: what the characteristic is, why it "
+                "matters, what it looks like in practice (the framework's indicators) and "
+                "examples of collaborations that do it well.", key="strengths")
+    framework = ctx.data.family.framework
+    for row, kind in picked:
+        c = framework.characteristic(row.characteristic)
+        nb.heading(f"{kind}: {md_escape(c.name)}", 3, key=f"h-{kind}-{c.id}")
+        lines = [f"{md_escape(c.definition)} Mean {fmt_number(row.mean)} against a peer median "
+                 f"of {fmt_number(row.peer_median)} (difference "
+                 f"{fmt_number(row.d, sign=True)} standard deviations).", "",
+                 "**Why this is important**", ""]
+        lines += [f"- {md_escape(t)}" for t in c.why_important]
+        lines += ["", "**What it looks like**", ""]
+        lines += [f"- {md_escape(i.seed_text)}" for i in c.indicators]
+        if c.who_does_it_well:
+            lines += ["", "**Who does it well**", ""]
+            lines += [f"- *{md_escape(e.name)}*: {md_escape(e.text)}" for e in c.who_does_it_well]
+        nb.markdown("\n".join(lines), key=f"guidance-{c.id}")
+
+
+# -- 6. change over time -------------------------------------------------------------------------
+
+def _change(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[5], key="h-change")
+    data = ctx.data
+    previous = data.previous_wave(ctx.wave)
+    nb.heading("Since the previous wave", 3, key="h-change-previous")
+    if previous is None:
+        nb.markdown("This is the first wave, so there is no earlier wave to compare with.",
+                    key="change")
+    else:
+        frame = out.change_frame(data, ctx.collaboration, ctx.wave)
+        if not len(frame) or frame["suppressed"].all():
+            reason = ("no one responded in one of the two waves" if not len(frame) else
+                      f"one of the two waves has {ctx.hidden}")
+            nb.callout("warning", f"Change since {md_escape(_wave_label(data, previous))} is not "
+                       f"shown: {reason}.", key="change")
+        else:
+            nb.markdown(
+                f"@tbl-change compares {ctx.label} with {md_escape(_wave_label(data, previous))}"
+                ". *Improved* or *declined* means the 95% confidence interval of the change "
+                "excludes zero; *no clear change* means the change could be due to chance. "
+                "People who answered in both waves are paired, which makes the comparison more "
+                "precise.", key="change")
+            nb.output(out.change_table, data, label="tbl-change",
+                      caption=f"Change in each characteristic since "
+                      f"{_wave_label(data, previous)}.",
+                      collaboration=ctx.collaboration, wave=ctx.wave)
+    nb.heading("Across all waves", 3, key="h-change-trend")
+    waves = data.waves[: data.waves.index(ctx.wave) + 1]
+    if len(waves) < 2:
+        nb.markdown("A trend needs at least two waves.", key="trend")
+        return
+    trend = ("the numbers and the average change per wave estimated from all waves together, "
+             "with its confidence interval" if ctx.wave == data.latest_wave else
+             "the numbers (the trend across waves is estimated for the latest wave only)")
+    means = out.trend_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
+    drawable = means.dropna(subset=["mean"])["wave_id"].nunique() >= 2
+    nb.markdown(
+        ("@fig-trend shows the mean of each characteristic in every wave, with its 95% "
+         "confidence interval; a wave with too few responses is left out. " if drawable else
+         f"Fewer than two waves have {data.threshold} or more responses, so no chart is drawn. ")
+        + f"@tbl-trend gives {trend}." + _version_note(ctx, waves), key="trend")
+    if drawable:
+        nb.output(out.trend_figure, data, label="fig-trend",
+                  caption="Mean score of each characteristic in each wave, with 95% confidence "
+                  "intervals.", **ctx.kwargs)
+    nb.output(out.trend_table, data, label="tbl-trend",
+              caption="Mean score in each wave and the trend per wave.", **ctx.kwargs)
+
+
+def _version_note(ctx: _Context, waves: Sequence[str]) -> str:
+    data = ctx.data
+    versions = {w: data.instrument_version(w) for w in waves}
+    note = ""
+    if len(set(versions.values())) > 1:
+        changed = [w for k, w in enumerate(waves)
+                   if k and versions[w] != versions[waves[k - 1]]]
+        note += (" The questionnaire changed in "
+                 + _join([f"{md_escape(_wave_label(data, w))} (version "
+                          f"{md_escape(versions[w])})" for w in changed])
+                 + ": each wave's mean uses all the questions of its version, while the change "
+                 "and the trend use only the questions asked the same way in every version, so "
+                 "they can differ a little from the difference between the means.")
+    invariance = data.psychometrics.get("invariance")
+    if invariance is not None and len(invariance):
+        scalar = invariance[invariance["level"] == "scalar"]
+        if len(scalar) and not bool(scalar["supported"].fillna(False).iloc[0]):
+            note += (" The programme-wide checks could not confirm that the questions were "
+                     "understood in the same way in every wave, so treat changes with care.")
+    return note
+
+
+# -- 7. questions --------------------------------------------------------------------------------
+
+def _items(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[6], key="h-items")
+    if ctx.status != "shown":
+        _not_shown(nb, ctx, "The answers to each question", "items-hidden")
+        return
+    data = ctx.data
+    groups = data.family.framework.groups
+    refs = ", ".join(f"@fig-items-{g.id}" for g in groups)
+    nb.markdown(
+        f"How people answered each question ({refs}). Each bar is split into the five answers, "
+        "from strongly disagree (left) to strongly agree (right), centred on \"neither\"; the "
+        "numbers are the shares disagreeing and agreeing. \"Don't know\" answers are left out "
+        f"of the shares and given in @tbl-items. A question answered by fewer than "
+        f"{data.threshold} people is not shown. Some questions are worded negatively (marked "
+        "*reverse-worded*): for them, disagreeing is the favourable answer.", key="items")
+    for g in groups:
+        nb.heading(md_escape(g.name), 3, key=f"h-items-{g.id}")
+        nb.output(out.items_figure, data, label=f"fig-items-{g.id}",
+                  caption=f"Answers to the questions on {g.name.lower()}.", **ctx.kwargs,
+                  group=g.id)
+    nb.heading("All questions", 3, key="h-items-table")
+    nb.output(out.items_table, data, label="tbl-items",
+              caption="Answers to every question, as shares of those answering.",
+              collaboration=ctx.collaboration, wave=ctx.wave)
+
+
+# -- 8. ways of creating value -------------------------------------------------------------------
+
+def _value_modes(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[7], key="h-value")
+    data = ctx.data
+    collab = data.collaboration(ctx.collaboration)
+    modes = {m.id: m.name for m in data.family.framework.value_modes}
+    declared = [md_escape(modes.get(m, m)) for m in collab.value_modes]
+    intro = ("The framework names four ways in which collaborations create value:\n\n"
+             + "\n".join(f"- **{md_escape(m.name)}**: {md_escape(m.definition)}"
+                         for m in data.family.framework.value_modes) + "\n\n"
+             + (f"{ctx.name} declared {_join(declared)}"
+                + (f", with {md_escape(modes.get(collab.main_value_mode, ''))} as the main "
+                   "way" if collab.main_value_mode else "") + "."
+                if declared else f"{ctx.name} did not declare its ways of creating value."))
+    nb.markdown(intro, key="value-intro")
+    if ctx.status != "shown":
+        _not_shown(nb, ctx, "Respondents' views on the ways of creating value", "value-hidden")
+        return
+    frame = out.value_modes_frame(data, ctx.collaboration, ctx.wave)
+    if frame["share"].isna().all():
+        rows = out.rows_for(data, "value_modes", ctx.collaboration, ctx.wave)
+        reason = str(rows["reason"].iloc[0]) if len(rows) else ""
+        text = (f"Not shown for {ctx.label}: "
+                + (f"{md_escape(reason)}." if reason else f"{ctx.hidden}."))
+        nb.callout("note", text, key="value-hidden")
+        return
+    nb.markdown(_value_sentences(ctx, modes), key="value")
+    nb.output(out.value_modes_figure, data, label="fig-value-modes",
+              caption="Share of respondents who said the collaboration creates value in each "
+              "way.", collaboration=ctx.collaboration, wave=ctx.wave)
+    nb.output(out.value_modes_table, data, label="tbl-value-modes",
+              caption="Ways of creating value: declared by the collaboration and chosen by "
+              "respondents.", collaboration=ctx.collaboration, wave=ctx.wave)
+
+
+def _value_sentences(ctx: _Context, modes: dict[str, str]) -> str:
+    data = ctx.data
+    text = ("@fig-value-modes shows the share of respondents who said the collaboration creates "
+            "value in each way (they could choose more than one).")
+    match = out.rows_for(data, "declared_match", ctx.collaboration, ctx.wave)
+    if len(match) and not bool(match["suppressed"].iloc[0]):
+        row = match.iloc[0]
+        missing = [md_escape(modes.get(m, m)) for m in out.parse_ids(row["missing_modes"])]
+        extra = [md_escape(modes.get(m, m)) for m in out.parse_ids(row["extra_modes"])]
+        if not missing and not extra:
+            text += (" The ways chosen by at least half of the respondents are exactly the ways "
+                     "the collaboration declared.")
+        else:
+            if missing:
+                text += (f" Fewer than half chose {_join(missing)}, which the collaboration "
+                         "declared.")
+            if extra:
+                text += (f" At least half chose {_join(extra)}, which the collaboration did not "
+                         "declare.")
+    main = out.rows_for(data, "main_mode", ctx.collaboration, ctx.wave)
+    if len(main) and not bool(main["suppressed"].iloc[0]):
+        row = main.iloc[0]
+        modal = row["modal_mode"] if isinstance(row["modal_mode"], str) else ""
+        if modal:
+            text += (f" Asked for the *main* way, {fmt_percent(row['modal_share'])} named "
+                     f"{md_escape(modes.get(modal, modal))}")
+            if isinstance(row["declared_main_mode"], str) and row["declared_main_mode"]:
+                declared = md_escape(modes.get(row["declared_main_mode"],
+                                               row["declared_main_mode"]))
+                text += (f"; {fmt_percent(row['declared_share'])} named the declared main way, "
+                         f"{declared}")
+            text += "."
+        elif int(row.get("n_modal_modes", 0) or 0) > 1:
+            text += (" Asked for the *main* way, respondents were split: no single way was "
+                     "named most often.")
+        kappa = row["kappa"]
+        if not pd.isna(kappa):
+            text += (f" Agreement among respondents on the main way is {_kappa_words(kappa)} "
+                     f"(kappa {fmt_number(kappa)}, where 0 is no more than chance and 1 is "
+                     "complete agreement).")
+    return text
+
+
+def _kappa_words(kappa: float) -> str:
+    """Landis & Koch's (1977) bands for kappa."""
+    for limit, words in ((0.0, "no better than chance"), (0.2, "slight"), (0.4, "fair"),
+                         (0.6, "moderate"), (0.8, "substantial")):
+        if kappa <= limit:
+            return words
+    return "almost complete"
+
+
+# -- 9. connections ------------------------------------------------------------------------------
+
+def _network(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[8], key="h-network")
+    data = ctx.data
+    nb.markdown(
+        "Respondents were asked which partner organisations they had worked with in the last "
+        "six months. When someone from one partner names another, the two organisations are "
+        "*connected*. **Density** is the share of all possible connections that were named; "
+        "partners without respondents can only be named, never name others, so when not every "
+        "partner answered the true density may be higher. The **cross-sector share** is the "
+        "share of connections that link organisations of different sectors; it is compared "
+        "with the share there would be if connections ignored sector (a higher share than that "
+        "means partners reach across sectors more than chance would have them). The **E-I "
+        "index** says the same on a scale from −1 (every connection within a sector) to +1 "
+        "(every connection across sectors).", key="network-intro")
+    net = out.network_frame(data, ctx.collaboration, ctx.wave)
+    if not net["present"] or net["suppressed"]:
+        _not_shown(nb, ctx, "Connections between partners", "network-hidden")
+        return
+    if not net["known"]:
+        reason = md_escape(net["reason"]) or "no connections were named"
+        nb.callout("note", f"Connections cannot be described for {ctx.label}: {reason}.",
+                   key="network-hidden")
+        return
+    m, peer = net["measures"], net["peer"]
+    cross = m["cross_sector_share"] - m["cross_sector_share_expected"]
+    words = ("more often than" if cross > 0.05 else "less often than" if cross < -0.05
+             else "about as often as")
+    text = (f"In {ctx.label}, {fmt_int(m['n_ties'])} of {fmt_int(m['n_possible_ties'])} "
+            f"possible connections were named (density {fmt_percent(m['density'])}; peer "
+            f"median {fmt_percent(peer.get('density'))}). {fmt_percent(m['cross_sector_share'])}"
+            f" of connections cross sectors: partners connect across sectors {words} they "
+            f"would if sector made no difference ({fmt_percent(m['cross_sector_share_expected'])})"
+            " (@fig-network, @tbl-network).")
+    partners = net["partners"]
+    alone = partners[partners["connected"] == False]  # noqa: E712
+    if len(alone):
+        text += (" Partners with no connection named: "
+                 + _join([md_escape(p) for p in alone["partner"]]) + ".")
+    nb.markdown(text, key="network")
+    nb.output(out.network_figure, data, label="fig-network",
+              caption="Partner organisations by sector, and how connected they are within and "
+              "across sectors.", collaboration=ctx.collaboration, wave=ctx.wave)
+    nb.output(out.network_table, data, label="tbl-network",
+              caption="Connections between partner organisations.",
+              collaboration=ctx.collaboration, wave=ctx.wave)
+
+
+# -- 10. breakdowns ------------------------------------------------------------------------------
+
+def _breakdowns(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[9], key="h-breakdowns")
+    if ctx.status != "shown":
+        _not_shown(nb, ctx, "Results by sector and role", "breakdowns-hidden")
+        return
+    data = ctx.data
+    nb.markdown(
+        "Mean scores of the respondents from each sector and in each role, with the number of "
+        f"responses in brackets. Groups with fewer than {data.threshold} responses are not "
+        "shown; where hiding one group would still let its figure be worked out from the "
+        "others, a second group is hidden too.", key="breakdowns")
+    for by, title in (("sector", "By sector"), ("role", "By role")):
+        nb.heading(title, 3, key=f"h-breakdown-{by}")
+        frame = out.breakdown_frame(data, ctx.collaboration, ctx.wave, by)
+        small, protected = out.hidden_groups(frame)
+        notes = []
+        if small:
+            notes.append(f"{_join([md_escape(s) for s in small])}: {ctx.hidden}.")
+        if protected:
+            notes.append(f"{_join([md_escape(s) for s in protected])}: {out.SECONDARY}.")
+        if out.shown_groups(frame):
+            nb.output(out.breakdown_table, data, label=f"tbl-breakdown-{by}",
+                      caption=f"Mean scores by {by}.", collaboration=ctx.collaboration,
+                      wave=ctx.wave, by=by)
+        else:
+            notes.insert(0, f"No {by} has enough responses to be shown on its own.")
+        if notes:
+            nb.markdown(" ".join(notes), key=f"breakdown-{by}-hidden")
+
+
+# -- 11. notes -----------------------------------------------------------------------------------
+
+def _notes(nb: ReportNotebook, ctx: _Context) -> None:
+    nb.heading(SECTIONS[10], key="h-notes")
+    hidden = _suppressed_notes(ctx)
+    nb.callout("note", f"Figures based on {ctx.hidden} are not shown anywhere in this report, "
+               "nor in its downloads, so that no one's answers can be picked out. "
+               + (" ".join(hidden) if hidden else "No figure of this report was hidden."),
+               title="Hidden figures", key="notes-suppression")
+    caveats = _reliability_notes(ctx)
+    if caveats:
+        nb.callout("note", "\n".join(f"- {c}" for c in caveats),
+                   title="How far to rely on the scores", key="notes-reliability")
+    else:
+        nb.markdown("The programme-wide checks of the questionnaire found no reason for caution "
+                    f"about the scores of {ctx.label}.", key="notes-reliability")
+
+
+def _suppressed_notes(ctx: _Context) -> list[str]:
+    data = ctx.data
+    notes = []
+    if ctx.status == "suppressed":
+        notes.append(f"All of the collaboration's results for {ctx.label} are hidden.")
+    elif ctx.status == "shown":
+        frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
+        gone = _names(frame, frame["suppressed"])
+        if gone:
+            notes.append(f"Hidden for {ctx.label}: {_join(gone)}.")
+        items = out.items_frame(data, ctx.collaboration, ctx.wave)
+        if items["suppressed"].any():
+            notes.append(f"{plural(int(items['suppressed'].sum()), 'question')} answered by "
+                         f"{ctx.hidden}: hidden.")
+        groups = []
+        for by in ("sector", "role"):
+            small, protected = out.hidden_groups(out.breakdown_frame(data, ctx.collaboration,
+                                                                     ctx.wave, by))
+            groups += small + protected
+        if groups:
+            count = plural(len(groups), "sector or role group", "sector and role groups")
+            notes.append(f"Results of {count} are hidden (see Results by sector and role).")
+        modes = out.value_modes_frame(data, ctx.collaboration, ctx.wave)
+        answered = out.rows_for(data, "value_modes", ctx.collaboration, ctx.wave)
+        if modes["share"].isna().all() and len(answered) and not str(
+                answered["reason"].iloc[0] or ""):
+            notes.append("The ways of creating value chosen by respondents are hidden: "
+                         f"{ctx.hidden} answered that question.")
+        net = out.network_frame(data, ctx.collaboration, ctx.wave)
+        if net["present"] and net["suppressed"]:
+            notes.append("Connections between partners are hidden: too few respondents.")
+    responses = out.response_frame(data, ctx.collaboration, ctx.wave)
+    earlier = [md_escape(w) for w, h, wid in zip(responses["wave"], responses["suppressed"],
+                                                 responses["wave_id"], strict=True)
+               if h and wid != ctx.wave]
+    if earlier:
+        notes.append(f"Waves with {ctx.hidden}: {_join(earlier)}.")
+    return notes
+
+
+def _reliability_notes(ctx: _Context) -> list[str]:
+    data = ctx.data
+    psy = data.psychometrics
+    names = data.characteristic_names()
+    notes = []
+    shown = set()
+    if ctx.status == "shown":
+        frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
+        shown = set(frame.loc[~frame["suppressed"], "characteristic"])
+    if shown:
+        rows = out.rows_for(data, "agreement", ctx.collaboration, ctx.wave, group="psychometrics")
+        low = [md_escape(names.get(c, c)) for c, v, n in zip(
+            rows.get("characteristic", []), rows.get("rwg_j", []), rows.get("n", []),
+            strict=True)
+            if c in shown and n >= data.threshold and not pd.isna(v) and v < RWG_LOW]
+        if low:
+            notes.append(f"Respondents of this collaboration disagreed a good deal about "
+                         f"{_join(low)} (agreement index rwg below {RWG_LOW}): the mean hides "
+                         "a range of views, worth discussing with partners.")
+        rows = out.rows_for(data, "reliability", ctx.collaboration, ctx.wave,
+                            group="psychometrics")
+        if len(rows):
+            rows = rows[rows["level"] == "collaboration"]
+        low = [md_escape(names.get(c, c)) for c, a, n in zip(
+            rows.get("characteristic", []), rows.get("alpha", []), rows.get("n_used", []),
+            strict=True)
+            if c in shown and n >= data.threshold and not pd.isna(a) and a < ALPHA_LOW]
+        if low:
+            notes.append(f"In this collaboration's answers the questions on {_join(low)} did not "
+                         f"hang together well (Cronbach's alpha below {ALPHA_LOW}), so those "
+                         "scores are less precise than the others.")
+    aggregation = psy.get("aggregation")
+    if aggregation is not None and len(aggregation):
+        rows = aggregation[aggregation["wave_id"].astype(str) == ctx.wave]
+        verdicts: dict[str, tuple[list[str], list[str]]] = {}
+        for c, verdict in zip(rows["characteristic"].astype(str), rows["verdict"], strict=True):
+            if not isinstance(verdict, str):
+                continue
+            head, _, rest = verdict.partition(". ")
+            if head.rstrip(".") == "Justified":
+                continue
+            chars, reasons = verdicts.setdefault(head.rstrip("."), ([], []))
+            chars.append(md_escape(names.get(c, c)))
+            reasons.extend(r for key, r in _VERDICT_REASONS if key in rest and r not in reasons)
+        for head, (chars, reasons) in verdicts.items():
+            opening = _VERDICT_HEADS.get(head, "the programme-wide checks raise a question "
+                                               "about comparing collaborations on")
+            because = f": {_join(reasons)}" if reasons else ""
+            notes.append(f"Across the programme in {ctx.label}, {opening} {_join(chars)}"
+                         f"{because}.")
+    flags = psy.get("flags")
+    if flags is not None and len(flags):
+        rows = flags[flags["wave_id"].astype(str) == ctx.wave]
+        items = _item_texts(data, ctx.wave)
+        for r in rows.itertuples():
+            subject = (f"the question \"{md_escape(items.get(str(r.item), str(r.item)))}\""
+                       if isinstance(r.item, str) and r.item else "the questions")
+            notes.append(f"{md_escape(names.get(str(r.characteristic), str(r.characteristic)))}"
+                         f": {_flag_words(str(r.flag), subject)} ({md_escape(r.message)})")
+    return notes
+
+
+_VERDICT_HEADS = {
+    "Use with caution": "collaborations should be compared with caution on",
+    "Not justified": "the checks do not support comparing collaborations on",
+    "Cannot judge": "the checks could not judge whether collaborations can be compared on",
+}
+_VERDICT_REASONS = (
+    ("Membership does not matter", "collaborations differ no more than chance would make them"),
+    ("Membership may not matter", "collaborations may differ little more than chance would "
+                                  "make them"),
+    ("Collaboration means are not reliable", "a collaboration's average rests on too few "
+                                             "respondents to be precise"),
+    ("Partners do not agree enough", "partners' views within a collaboration differ too much "
+                                     "for one average to sum them up"),
+)
+
+
+def _item_texts(data: ReportData, wave: str) -> dict[str, str]:
+    return {i.id: i.text for i in data.family.version(data.instrument_version(wave)).items}
+
+
+def _flag_words(flag: str, subject: str) -> str:
+    words = {
+        "alpha_rises_if_dropped": f"across the programme, {subject} fits slightly less well "
+                                  "with the others of this characteristic",
+        "low_item_total": f"across the programme, answers to {subject} go only loosely "
+                          "with the others of this characteristic",
+        "negative_item_total": f"across the programme, answers to {subject} run against the "
+                               "others of this characteristic",
+        "low_alpha": f"across the programme, {subject} of this characteristic do not hang "
+                     "together well",
+        "alpha_not_computed": "the consistency of its questions could not be checked",
+    }
+    return words.get(flag, "a check of the questionnaire raised a flag")
+
+
+# -- 12. free text -------------------------------------------------------------------------------
+
+def _free_text(nb: ReportNotebook, ctx: _Context) -> None:
+    data = ctx.data
+    comments = data.comments
+    if comments is None or ctx.status != "shown":
+        return
+    rows = comments[(comments["wave_id"].astype(str) == ctx.wave)
+                    & (comments["collaboration_id"].astype(str) == ctx.collaboration)]
+    texts = [str(t).strip() for t in rows["text"] if isinstance(t, str) and t.strip()]
+    nb.heading(FREE_TEXT_SECTION, key="h-free-text")
+    if not texts:
+        nb.markdown(f"No free-text answers were given in {ctx.label}.", key="free-text")
+        return
+    questions = data.family.version(data.instrument_version(ctx.wave)).questions
+    asked = {str(q) for q in rows["question_id"]}
+    prompt = "; ".join(md_escape(questions[q].text) for q in sorted(asked) if q in questions)
+    nb.markdown(f"Answers to the open question{'s' if len(asked) > 1 else ''} ({prompt}), as "
+                "written, in no particular order. They are the views of individuals, not of "
+                "the collaboration.", key="free-text-intro")
+    nb.markdown("\n".join(f"> {md_escape(t)}\n" for t in texts), key="free-text")

@@ -1,0 +1,389 @@
+"""The programme overview report, for commissioners and evaluators.
+
+One notebook for the whole programme and one wave: response rates, a heatmap of
+collaborations x characteristics, collaborations compared with confidence intervals (never
+bare ranks), funnel plots per characteristic, change since the last wave, and tests of whether
+collaborations differ more than chance would explain. Figures and tables come from
+:mod:`reports.outputs.programme`; this module writes the words around them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from collab_stats.change import INVARIANCE_CAVEAT
+from collab_stats.errors import ParameterError
+from reports.data import ReportData
+from reports.notebook import ReportNotebook
+from reports.outputs import programme as out
+from reports.provenance import add_provenance, front_matter_provenance
+from reports.text import fmt_number, fmt_percent, md_escape, plural, suppressed_text
+
+__all__ = ["SECTIONS", "build_overview_report"]
+
+#: The report's level-2 sections, in order (provenance, "About this report", comes last).
+SECTIONS = (
+    "Summary",
+    "Response rates",
+    "Scores by collaboration and characteristic",
+    "Collaborations compared, with their uncertainty",
+    "Comparison with the programme average",
+    "Change since the last wave",
+    "Differences between collaborations",
+)
+#: Significance level behind the plain labels ("improved", "differ more than chance").
+ALPHA = 0.05
+
+
+def build_overview_report(data: ReportData, *, wave: str | None = None,
+                          collaboration_links: Mapping[str, str] | None = None,
+                          data_path: str = "..") -> ReportNotebook:
+    """Assemble the programme overview report (call ``.build()`` on the result for the
+    notebook).
+
+    Parameters
+    ----------
+    data : ReportData
+    wave : str, optional
+        The wave reported on; default the latest wave with results.
+    collaboration_links : mapping, optional
+        Collaboration id -> relative link to its own report (e.g.
+        ``"collaborations/abc.ipynb"``): names in the text and league table become links.
+    data_path : str
+        Where the notebook's setup cell finds the workspace, relative to the notebook.
+    """
+    wave = data.latest_wave if wave is None else str(wave)
+    if wave not in data.waves:
+        raise ParameterError(f"wave must be one of the programme's waves "
+                             f"{', '.join(data.waves)}; got {wave!r}")
+    links = out.check_links(collaboration_links)
+    # Plain text: ReportNotebook escapes the front matter's title, subtitle and author.
+    name = data.programme.name
+    label = _wave_label(data, wave)
+    nb = ReportNotebook(title=f"{name}: programme overview", subtitle=f"Results for {label}",
+                        author=name, date=data.generated_at.date(), data_path=data_path,
+                        extra_front_matter=front_matter_provenance(data))
+    facts = _facts(data, wave)
+
+    nb.heading(SECTIONS[0])
+    nb.callout("note", _summary(data, wave, facts, links), key="summary")
+
+    _response_section(nb, data, wave, facts, links)
+    _heatmap_section(nb, data, wave)
+    _league_section(nb, data, wave, facts, links)
+    _funnel_section(nb, data, wave, facts)
+    _change_section(nb, data, wave, facts)
+    _differences_section(nb, data, wave, facts)
+    add_provenance(nb, data)
+    return nb
+
+
+# --- facts shared by the summary and the sections ------------------------------------------------
+
+def _wave_label(data: ReportData, wave: str) -> str:
+    return next((w.label for w in data.programme.waves if w.id == wave), wave) or wave
+
+
+def _facts(data: ReportData, wave: str) -> dict:
+    """The numbers the text quotes, computed once."""
+    rates = out.response_frame(data, wave=wave)
+    overall = out.overall_frame(data, wave=wave)
+    heat = out.heatmap_frame(data, wave=wave)
+    funnel = out.funnel_frame(data, wave=wave)
+    change = out.change_frame(data, wave=wave)
+    differences = out.differences_frame(data, wave=wave)
+    changes = data.benchmark.get("change", pd.DataFrame())
+    improved = declined = 0
+    if not changes.empty:
+        rows = changes[(changes["wave_id"].astype(str) == wave)
+                       & (changes["comparison"] == "previous") & ~changes["suppressed"]]
+        flags = pd.DataFrame({"collaboration_id": rows["collaboration_id"].astype(str),
+                              "up": rows["label"] == "significantly improved",
+                              "down": rows["label"] == "significantly declined"})
+        counts = flags.groupby("collaboration_id")[["up", "down"]].any().sum()
+        improved, declined = int(counts["up"]), int(counts["down"])
+    return {"rates": rates, "overall": overall, "heat": heat, "funnel": funnel,
+            "change": change, "differences": differences, "previous": data.previous_wave(wave),
+            "collab_improved": improved, "collab_declined": declined}
+
+
+def _names_list(data: ReportData, ids: list[str], links: Mapping[str, str]) -> str:
+    names = [out.md_name(data.collaboration(c).name if c in _ids(data) else c, links.get(c))
+             for c in ids]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _ids(data: ReportData) -> set[str]:
+    return {c.id for c in data.programme.collaborations}
+
+
+def _char_list(names: list[str]) -> str:
+    quoted = [f"*{n}*" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _summary(data: ReportData, wave: str, facts: dict, links: Mapping[str, str]) -> str:
+    rates, overall, heat = facts["rates"], facts["overall"], facts["heat"]
+    chars = data.characteristic_names()
+    hidden = suppressed_text(data.threshold)
+    shown = rates[~rates["suppressed"]]
+    partly = int(overall["suppressed"].sum() - rates["suppressed"].sum())
+    lines = [
+        f"- **{plural(len(rates), 'collaboration')}** took part in "
+        f"{md_escape(_wave_label(data, wave))}. {plural(int(shown['n'].sum()), 'person', 'people')}"
+        f" responded in the {plural(len(shown), 'collaboration')} with at least "
+        f"{data.threshold} responses"
+        + (f"; {plural(int(rates['suppressed'].sum()), 'collaboration')} had {hidden}, so "
+           "their figures are not shown" if rates["suppressed"].any() else "")
+        + (f", and {plural(partly, 'more collaboration')} had {hidden} on some "
+           "characteristics" if partly > 0 else "") + ".",
+    ]
+    known = shown["response_rate"].dropna()
+    if len(known):
+        lines.append(f"- Response rates ranged from {fmt_percent(known.min())} to "
+                     f"{fmt_percent(known.max())} (median {fmt_percent(known.median())}).")
+    averages = heat.mean(axis=0).dropna().sort_values(ascending=False)
+    if len(averages) >= 4:
+        top, bottom = list(averages.index[:2]), list(averages.index[-2:][::-1])
+        lines.append(
+            f"- Across the programme, collaborations scored highest on "
+            f"{_char_list([chars[c] for c in top])} (average {fmt_number(averages[top[0]])}) "
+            f"and lowest on {_char_list([chars[c] for c in bottom])} (average "
+            f"{fmt_number(averages[bottom[0]])}), on a scale of 1 to 5.")
+    lines.append(_change_sentence(data, facts, bullet=True))
+    lines.append(_differences_sentence(facts, bullet=True))
+    ahead = overall[overall["n_above"] >= len(chars) / 2]["collaboration_id"].tolist()
+    behind = overall[overall["n_below"] >= len(chars) / 2]["collaboration_id"].tolist()
+    for ids, words in ((ahead, "above"), (behind, "below")):
+        if not ids:
+            continue
+        listed = (f": {_names_list(data, ids, links)}" if len(ids) <= 8 else
+                  " (see the league table)")
+        lines.append(f"- {plural(len(ids), 'collaboration')} scored {words} the programme "
+                     f"average on at least half of the characteristics (beyond the funnel "
+                     f"plots' 95% limits){listed}.")
+    return "\n".join(line for line in lines if line)
+
+
+def _change_sentence(data: ReportData, facts: dict, *, bullet: bool = False) -> str:
+    previous, change = facts["previous"], facts["change"]
+    lead = "- " if bullet else ""
+    if previous is None or change.empty:
+        return f"{lead}This is the first wave, so there is no change to report yet."
+    improved, declined = facts["collab_improved"], facts["collab_declined"]
+    return (f"{lead}Since {md_escape(_wave_label(data, previous))}, "
+            f"{plural(improved, 'collaboration')} improved clearly on at least one "
+            f"characteristic and {plural(declined, 'collaboration')} declined clearly on at "
+            f"least one; {int(change['improved'].sum() + change['declined'].sum())} of "
+            f"{out.n_tested(change)} comparisons showed a clear change, against about "
+            f"{round(ALPHA * out.n_tested(change))} expected by chance alone.")
+
+
+def _differences_sentence(facts: dict, *, bullet: bool = False) -> str:
+    frame = facts["differences"]
+    if frame.empty or frame["p_adjusted_welch"].isna().all():
+        return ""
+    differ = int((frame["p_adjusted_welch"] < ALPHA).sum())
+    return (f"{'- ' if bullet else ''}Collaborations differ more than chance would explain on "
+            f"{differ} of {len(frame)} characteristics.")
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+def _response_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict,
+                      links: Mapping[str, str]) -> None:
+    nb.heading(SECTIONS[1])
+    hidden = suppressed_text(data.threshold)
+    rates = facts["rates"]
+    few = rates[rates["suppressed"]]["collaboration_id"].tolist()
+    nb.markdown(
+        "@tbl-response-rates gives the number of people who responded in each collaboration, "
+        "the number invited and the response rate; @fig-response-rates shows the rates, "
+        f"highest first. Collaborations with {hidden} are shown as \"{hidden}\": their response "
+        "rate is not given either, because with the number invited it would reveal how many "
+        "responded. A low response rate means a collaboration's results may not represent "
+        "everyone involved in it.", key="response-text")
+    if few:
+        nb.markdown(f"{plural(len(few), 'collaboration')} had {hidden} in this wave, so none "
+                    f"of their results can be shown: {_names_list(data, few, links)}. "
+                    "Encouraging more people to respond next time would let their results be "
+                    "reported.", key="response-few")
+    nb.output(out.response_rate_chart, data, label="fig-response-rates",
+              caption="Response rate of each collaboration, highest first, with the median "
+                      "across collaborations.", wave=wave)
+    nb.output(out.response_rate_table, data, label="tbl-response-rates",
+              caption="Respondents, people invited and response rate of each collaboration.",
+              wave=wave)
+
+
+def _heatmap_section(nb: ReportNotebook, data: ReportData, wave: str) -> None:
+    nb.heading(SECTIONS[2])
+    nb.markdown(
+        "@fig-heatmap shows every collaboration's average score on each of the eight "
+        "characteristics, on a scale of 1 to 5 where higher is better. Darker cells are higher "
+        "scores, and each score is written in its cell. Collaborations are ordered by their "
+        "average across the characteristics, highest first; those with "
+        f"{suppressed_text(data.threshold)} come last, as hatched cells marked "
+        f"\"<{data.threshold}\" without a score. The colour scale covers the range of the "
+        "scores shown, not the whole 1 to 5 scale, so that differences are visible; small "
+        "differences in shade are not meaningful on their own (see the intervals in the next "
+        "section).", key="heatmap-text")
+    nb.output(out.score_heatmap, data, label="fig-heatmap",
+              caption="Average score of each collaboration on each characteristic, "
+                      "collaborations ordered by their average across characteristics.",
+              wave=wave)
+
+
+def _league_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict,
+                    links: Mapping[str, str]) -> None:
+    nb.heading(SECTIONS[3])
+    overall = facts["overall"]
+    shown = overall[~overall["suppressed"]]
+    overlap = out.overlap_share(shown)
+    nb.markdown(
+        "@fig-league and @tbl-league show each collaboration's average across the eight "
+        "characteristics with its 95% interval: the range in which its true average "
+        "plausibly lies, given how many people responded. This is not a ranking. When the "
+        "intervals of two collaborations overlap, we cannot be confident which of them is "
+        "higher, so the order is uncertain"
+        + (f": here {fmt_percent(overlap)} of pairs of collaborations have overlapping "
+           "intervals" if overlap == overlap else "")
+        + ". The interval of the average is made from the eight characteristics' intervals; "
+        "it is slightly wider than an exact interval would be. The last two columns count the "
+        "characteristics on which the funnel plots (next section) place a collaboration above "
+        "or below the programme average.", key="league-text")
+    nb.output(out.league_chart, data, label="fig-league",
+              caption="Each collaboration's average across characteristics with its 95% "
+                      "interval, highest first.", wave=wave)
+    kwargs = {"wave": wave}
+    if links:
+        kwargs["collaboration_links"] = dict(links)
+    nb.output(out.league_table, data, label="tbl-league",
+              caption="Each collaboration's average across characteristics with its 95% "
+                      "interval, and the number of characteristics on which it is above or "
+                      "below the programme average.", **kwargs)
+
+
+def _funnel_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
+    nb.heading(SECTIONS[4])
+    funnel = facts["funnel"]
+    total = len(funnel)
+    outside = int(funnel["comparison"].isin(["above", "below"]).sum())
+    beyond = int(funnel["beyond_998"].fillna(False).astype(bool).sum())
+    nb.markdown(
+        "@fig-funnel has one funnel plot per characteristic. Each point is a collaboration: "
+        "its average score against its number of respondents. The solid line is the programme "
+        "average (each collaboration counting once). The dashed and dotted lines are the 95% "
+        "and 99.8% limits: how far from the average a collaboration's score could fall by "
+        "chance alone, which narrows as more people respond. Points above the upper 95% line "
+        "(upward triangles) are labelled *above average*, points below the lower line "
+        "(downward triangles) *below average*, the rest (circles) *in line*.", key="funnel-text")
+    nb.output(out.funnel_plots, data, label="fig-funnel",
+              caption="Funnel plots: each collaboration's average score against its number of "
+                      "respondents, with 95% and 99.8% limits around the programme average.",
+              wave=wave)
+    if total:
+        nb.markdown(
+            f"Of {total} collaboration scores, {outside} ({fmt_percent(outside / total)}) lie "
+            f"outside the 95% limits and {beyond} ({fmt_percent(beyond / total)}) outside the "
+            "99.8% limits, against about 5% and 0.2% if collaborations differed only by "
+            "chance. The limits make no allowance for over-dispersion, that is, for genuine "
+            "differences between collaborations, so more collaborations fall outside them than "
+            "chance alone predicts; that is what the plots are meant to show. A point outside "
+            "the 99.8% limits is a strong signal; one just outside the 95% limits is worth a "
+            "look, not a conclusion. @tbl-funnel gives the label of every collaboration and "
+            "characteristic.", key="funnel-findings")
+    nb.output(out.funnel_table, data, label="tbl-funnel",
+              caption="Each collaboration on each characteristic: above, in line with or below "
+                      "the programme average by the funnel plots' 95% limits.", wave=wave)
+
+
+def _change_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
+    nb.heading(SECTIONS[5])
+    change = facts["change"]
+    if facts["previous"] is None or change.empty:
+        nb.markdown(_change_sentence(data, facts), key="change-none")
+        return
+    previous = md_escape(_wave_label(data, facts["previous"]))
+    nb.markdown(
+        _change_sentence(data, facts) + " @fig-change shows, for each characteristic, how "
+        "many collaborations declined and how many improved; @tbl-change gives the numbers, "
+        "with those not tested or not shown.", key="change-text")
+    nb.markdown(
+        f"How to read this: for each collaboration and characteristic, the change since "
+        f"{previous} is tested on the questions asked in the same way in both waves, counting "
+        "people who answered both waves once. *Improved* and *declined* mean the change is "
+        f"larger than chance would explain (p < {ALPHA}); *no clear change* means it is not, "
+        "which is not proof that nothing changed. With this many comparisons, some clear "
+        "changes are expected by chance even if nothing had changed, so a single change on "
+        "one characteristic should be read with care. Collaborations with "
+        f"{suppressed_text(data.threshold)} in either wave are not tested.",
+        key="change-howto")
+    caveats = _change_caveats(data, change)
+    if caveats:
+        nb.callout("warning", "Change needs care: " + md_escape("; ".join(caveats)) + ".",
+                   key="change-caveat")
+    nb.output(out.change_chart, data, label="fig-change",
+              caption=f"Collaborations that declined, showed no clear change or improved on "
+                      f"each characteristic since {previous}.",
+              wave=wave)
+    nb.output(out.change_table, data, label="tbl-change",
+              caption="Number of collaborations by change since the previous wave, per "
+                      "characteristic.", wave=wave)
+
+
+def _change_caveats(data: ReportData, change: pd.DataFrame) -> list[str]:
+    """The change table's caveats, and the invariance caveat when the measurement invariance
+    analysis did not support scalar invariance across waves."""
+    caveats = {c for text in change["caveat"] for c in str(text).split("; ") if c}
+    invariance = data.psychometrics.get("invariance", pd.DataFrame())
+    if not invariance.empty and {"level", "supported"} <= set(invariance.columns):
+        scalar = invariance[invariance["level"] == "scalar"]
+        if len(scalar) and not bool(scalar["supported"].iloc[0]):
+            caveats.add(INVARIANCE_CAVEAT)
+    return sorted(caveats)
+
+
+def _differences_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
+    nb.heading(SECTIONS[6])
+    frame = facts["differences"]
+    if frame.empty:
+        nb.markdown("No test of differences between collaborations is available for this "
+                    "wave.", key="differences-none")
+        return
+    chars = data.characteristic_names()
+    sentence = _differences_sentence(facts)
+    ranks = int((frame["p_adjusted_kruskal"] < ALPHA).sum())
+    largest = frame.loc[frame["omega2"].idxmax()] if frame["omega2"].notna().any() else None
+    smallest = frame.loc[frame["omega2"].idxmin()] if frame["omega2"].notna().any() else None
+    detail = ""
+    if largest is not None:
+        detail = (
+            f" The differences are largest on *{chars[largest['characteristic']]}*, where "
+            f"{fmt_percent(max(largest['omega2'], 0))} of the variation in people's scores "
+            f"lies between collaborations ({out.effect_words(largest['omega2'])}), and smallest "
+            f"on *{chars[smallest['characteristic']]}* "
+            f"({fmt_percent(max(smallest['omega2'], 0))}, "
+            f"{out.effect_words(smallest['omega2'])}).")
+    nb.markdown(
+        f"{sentence} The test on ranks, which is less affected by unusual answers, finds "
+        f"differences on {ranks} of {len(frame)}.{detail}"
+        + (" Even so, most of the variation in scores lies between people within a "
+           "collaboration, not between collaborations."
+           if frame["omega2"].max() < 0.5 else ""), key="differences-text")
+    nb.markdown(
+        "How to read @tbl-differences: Welch's ANOVA asks whether collaborations' average "
+        "scores differ by more than chance, without assuming they vary equally; the "
+        "Kruskal-Wallis test asks the same of ranks. The p-values are adjusted for testing "
+        "eight characteristics (Benjamini-Hochberg); below 0.05 means the collaborations "
+        "differ more than chance would explain. Omega squared (and epsilon squared, for "
+        "ranks) is the share of the variation in people's scores that lies between "
+        "collaborations: about 0.01 is small, 0.06 medium and 0.14 large.",
+        key="differences-howto")
+    nb.output(out.differences_table, data, label="tbl-differences",
+              caption="Tests of differences between collaborations on each characteristic, "
+                      "with effect sizes.", wave=wave)

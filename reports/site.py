@@ -1,0 +1,364 @@
+"""The report site: every report as a notebook, its HTML (and PDF), downloads, an index, and
+a Quarto website project, written into one folder.
+
+Layout of the output folder (``<workspace>/reports`` by default)::
+
+    _quarto.yml                     Quarto website project: `quarto render` builds _site/
+    index.ipynb, index.html         links to every report
+    programme-overview.ipynb/.html  the programme overview (commissioners, evaluators)
+    technical-report.ipynb/.html    reliability, factor structure, invariance (researchers)
+    collaborations/<id>.ipynb/.html one benchmark report per collaboration
+    downloads/<report>/<label>.csv  the numbers behind each figure and table (suppressed)
+    downloads/programme-tables.xlsx the programme's benchmark tables in one workbook
+    pdf/<report>.pdf                with ``pdf=True`` (headless Chromium)
+
+Every file is written atomically (temporary file + rename); file names come from ids through
+:func:`safe_name`. Each report is built from the already-suppressed benchmark tables, so the
+downloads carry the same suppression as the pages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import yaml
+
+from collab_stats.atomic import write_atomic, write_text_atomic
+from collab_stats.errors import CollabStatsError
+
+from .data import ReportData
+from .notebook import ReportNotebook
+from .provenance import front_matter_provenance
+from .text import md_escape, plural
+
+__all__ = ["SiteResult", "build_site", "safe_name", "write_report"]
+
+Progress = Callable[[str], None]
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(identifier: str, *, max_length: int = 80) -> str:
+    """A file name from an id: letters, digits, ``.``, ``_`` and ``-`` only, no leading dot,
+    no path separators, at most ``max_length`` characters.
+
+    >>> safe_name("../../etc/passwd")
+    'etc-passwd'
+    >>> safe_name("North Devon <Care> Alliance")
+    'North-Devon-Care-Alliance'
+    """
+    name = _SAFE.sub("-", str(identifier)).strip("-._")[:max_length].strip("-._")
+    if not name:
+        raise CollabStatsError(f"cannot make a file name from the id {identifier!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class SiteResult:
+    """What :func:`build_site` wrote (paths relative to ``folder``)."""
+
+    folder: Path
+    notebooks: list[Path] = field(default_factory=list)
+    html: list[Path] = field(default_factory=list)
+    pdf: list[Path] = field(default_factory=list)
+    downloads: list[Path] = field(default_factory=list)
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+def write_report(nb: ReportNotebook, folder: Path, relpath: str, *, html: bool = True,
+                 downloads: bool = True) -> tuple[list[Path], list[Path]]:
+    """Add the downloads section to ``nb``, then write ``folder/relpath`` (.ipynb), its HTML
+    beside it and its CSV downloads. Returns (files written, download files)."""
+    stem = relpath.removesuffix(".ipynb")
+    depth = relpath.count("/")
+    files: list[Path] = []
+    csvs: list[Path] = []
+    if downloads and nb.outputs:
+        links = []
+        for label, output in nb.outputs.items():
+            rel = f"downloads/{stem.replace('/', '-')}/{label}.csv"
+            csvs.append(_write_csv(folder / rel, output.data))
+            links.append(f"- [{label}.csv]({'../' * depth}{rel})")
+        _insert_before_about(nb, [
+            ("h-downloads", "## Downloads"),
+            ("downloads", "The numbers behind each figure and table, as CSV files (figures "
+             "hidden on this page are hidden in the files too):\n\n" + "\n".join(links)),
+        ])
+    notebook = nb.build()
+    files.append(write_text_atomic(folder / relpath, nbformat.writes(notebook)))
+    if html:
+        from .render import render_html
+
+        files.append(folder / f"{stem}.html")
+        render_html(notebook, out=folder / f"{stem}.html")
+    return files, csvs
+
+
+def _insert_before_about(nb: ReportNotebook, cells: Sequence[tuple[str, str]]) -> None:
+    about = next((i for i, c in enumerate(nb.cells) if c.get("id") == "h-about"), None)
+    for key, text in cells:
+        nb.markdown(text, key=key)
+    if about is not None:
+        added = nb.cells[-len(cells):]
+        del nb.cells[-len(cells):]
+        nb.cells[about:about] = added
+
+
+def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
+
+
+# -- the site ----------------------------------------------------------------------------------
+
+def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
+               collaborations: Iterable[str] | None = None, html: bool = True,
+               pdf: bool = False, free_text: bool = False, workers: int = 1,
+               progress: Progress | None = None) -> SiteResult:
+    """Build every report of a programme into ``folder`` (see the module documentation).
+
+    Parameters
+    ----------
+    wave:
+        The wave reported on (default: the latest wave with results).
+    collaborations:
+        Ids of the collaborations to report on (default: all).
+    html, pdf:
+        Also render HTML (nbconvert, our template) and PDF (headless Chromium, needs html).
+    free_text:
+        Include free-text answers in the collaboration reports (off by default; the data must
+        have been loaded with ``free_text=True`` too).
+    workers:
+        Processes for the collaboration reports (1: in this process).
+    progress:
+        Called with a short message after each report (e.g. to advance a progress bar).
+    """
+    from .collaboration_report import build_collaboration_report
+    from .overview_report import build_overview_report
+    from .technical_report import build_technical_report
+
+    folder = Path(folder)
+    wave = wave or data.latest_wave
+    if wave not in data.waves:
+        raise CollabStatsError(f"no wave {wave!r} in programme {data.programme.id!r} "
+                               f"(waves: {', '.join(data.waves)})")
+    ids = [c.id for c in data.programme.collaborations]
+    if collaborations is not None:
+        wanted = list(collaborations)
+        unknown = sorted(set(wanted) - set(ids))
+        if unknown:
+            raise CollabStatsError(f"no collaboration {', '.join(map(repr, unknown))} in "
+                                   f"programme {data.programme.id!r}")
+        ids = [i for i in ids if i in set(wanted)]
+    names = _unique_names(ids)
+    links = {cid: f"collaborations/{names[cid]}.ipynb" for cid in ids}
+    say = progress or (lambda message: None)
+    result = SiteResult(folder=folder)
+
+    def record(files: tuple[list[Path], list[Path]]) -> None:
+        written, csvs = files
+        result.notebooks.extend(p for p in written if p.suffix == ".ipynb")
+        result.html.extend(p for p in written if p.suffix == ".html")
+        result.downloads.extend(csvs)
+
+    record(write_report(build_overview_report(data, wave=wave, collaboration_links=links),
+                        folder, "programme-overview.ipynb", html=html))
+    say("programme overview")
+    record(write_report(build_technical_report(data), folder, "technical-report.ipynb",
+                        html=html))
+    say("technical report")
+    jobs = [(cid, links[cid]) for cid in ids]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                 initargs=(data, folder, wave, html, free_text),
+                                 mp_context=_fork_context()) as pool:
+            for cid, files in zip(ids, pool.map(_worker_report, jobs, chunksize=4),
+                                  strict=True):
+                record(files)
+                say(cid)
+    else:
+        for cid, rel in jobs:
+            record(write_report(build_collaboration_report(data, cid, wave=wave,
+                                                           free_text=free_text),
+                                folder, rel, html=html))
+            say(cid)
+    result.downloads.append(write_programme_workbook(data, folder / "downloads"
+                                                     / "programme-tables.xlsx"))
+    record(write_report(build_index(data, wave, links, pdf=pdf), folder, "index.ipynb",
+                        html=html, downloads=False))
+    write_text_atomic(folder / "_quarto.yml", quarto_project(data))
+    if pdf:
+        if not html:
+            raise CollabStatsError("PDF output is printed from the HTML: use html=True")
+        from .pdf import html_to_pdf
+
+        pages = [p for p in result.html if p.name != "index.html"]
+        outs = [folder / "pdf" / (str(p.relative_to(folder).with_suffix(".pdf"))
+                                  .replace("/", "-")) for p in pages]
+        result.pdf.extend(html_to_pdf(pages, outs))
+        say("PDF files")
+    return result
+
+
+def _unique_names(ids: Sequence[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for cid in ids:
+        base = name = safe_name(cid)
+        n = 1
+        while name.lower() in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name.lower())
+        names[cid] = name
+    return names
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _fork_context():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _init_worker(data: ReportData, folder: Path, wave: str, html: bool, free_text: bool) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _WORKER.update(data=data, folder=folder, wave=wave, html=html, free_text=free_text)
+
+
+def _worker_report(job: tuple[str, str]) -> tuple[list[Path], list[Path]]:
+    from .collaboration_report import build_collaboration_report
+
+    cid, rel = job
+    data = _WORKER["data"]
+    nb = build_collaboration_report(data, cid, wave=_WORKER["wave"],  # type: ignore[arg-type]
+                                    free_text=_WORKER["free_text"])  # type: ignore[arg-type]
+    return write_report(nb, _WORKER["folder"], rel, html=_WORKER["html"])  # type: ignore[arg-type]
+
+
+# -- index, workbook, Quarto project -----------------------------------------------------------
+
+def build_index(data: ReportData, wave: str, links: dict[str, str], *,
+                pdf: bool = False) -> ReportNotebook:
+    """The landing page: what the reports are, and a link to each."""
+    programme = data.programme
+    label = next(w.label for w in programme.waves if w.id == wave)
+    nb = ReportNotebook(title=f"{programme.name}: benchmark reports",
+                        subtitle=f"Survey: {label}", author=programme.name, data_path=".",
+                        extra_front_matter=front_matter_provenance(data))
+    summaries = data.benchmark["summaries"]
+    latest = summaries[summaries["wave_id"].astype(str) == wave]
+    n_by_collab = (latest.groupby(latest["collaboration_id"].astype(str))["n_total"].max()
+                   if "n_total" in latest else pd.Series(dtype=float))
+    nb.markdown(
+        f"These reports compare the {plural(len(programme.collaborations), 'collaboration')} "
+        f"of {md_escape(programme.name)} on the eight characteristics of effective "
+        f"collaboration, using the partner survey of {md_escape(label)}. Figures based on "
+        f"fewer than {data.threshold} responses are not shown.", key="intro")
+    nb.heading("Reports for the whole programme", key="h-programme")
+    pdf_note = lambda stem: f" ([PDF](pdf/{stem}.pdf))" if pdf else ""  # noqa: E731
+    nb.markdown(
+        "- [Programme overview](programme-overview.ipynb): how the collaborations compare, "
+        "and what changed since the last wave." + pdf_note("programme-overview") + "\n"
+        "- [Technical report](technical-report.ipynb): reliability of the survey, its factor "
+        "structure, comparability over time and data quality (for researchers)."
+        + pdf_note("technical-report") + "\n"
+        "- [All benchmark tables (Excel workbook)](downloads/programme-tables.xlsx), with the "
+        "same figures hidden as in the reports.", key="programme-links")
+    nb.heading("Reports for each collaboration", key="h-collaborations")
+    groups = {g.id: g.name for g in programme.peer_groups}
+    rows = ["| Collaboration | Region | Peer group | Responses this wave |",
+            "|:---|:---|:---|---:|"]
+    for c in programme.collaborations:
+        if c.id not in links:
+            continue
+        n = n_by_collab.get(c.id, float("nan"))
+        shown = (f"fewer than {data.threshold}" if not n == n or n < data.threshold
+                 else f"{int(n):,}")
+        extra = (f" ([PDF](pdf/{links[c.id].removesuffix('.ipynb').replace('/', '-')}.pdf))"
+                 if pdf else "")
+        rows.append(f"| [{md_escape(c.name)}]({links[c.id]}){extra} | {md_escape(c.region)} | "
+                    f"{md_escape(groups.get(c.peer_group, c.peer_group))} | {shown} |")
+    nb.markdown("\n".join(rows), key="collaboration-list")
+    from .provenance import add_provenance
+
+    add_provenance(nb, data)
+    return nb
+
+
+def write_programme_workbook(data: ReportData, path: Path) -> Path:
+    """The programme's benchmark tables in one XLSX workbook (one sheet per table, a first
+    sheet explaining them). The tables are the suppressed ones: a hidden figure is an empty
+    cell with its reason in ``suppressed_reason``."""
+    readme = pd.DataFrame({
+        "sheet": list(data.benchmark),
+        "rows": [len(t) for t in data.benchmark.values()],
+    })
+    notes = pd.DataFrame({"about": [
+        f"{data.programme.name}: benchmark tables from collab-stats {data.package_version}, "
+        f"generated {data.generated_at.isoformat()}.",
+        f"Figures for fewer than {data.threshold} respondents are empty, with the reason in "
+        "the suppressed_reason column.",
+    ]})
+
+    def write(tmp: Path) -> None:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xlsx:
+            notes.to_excel(xlsx, sheet_name="about", index=False)
+            readme.to_excel(xlsx, sheet_name="about", index=False, startrow=len(notes) + 2)
+            for name, table in data.benchmark.items():
+                _excel_safe(table).to_excel(xlsx, sheet_name=name[:31], index=False)
+
+    return write_atomic(path, write)
+
+
+def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        dtype = out[column].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_localize(None)
+        elif not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            out[column] = out[column].map(_cell_text).astype(object)
+    return out
+
+
+def _cell_text(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return "; ".join(map(str, value))
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # never let a name become a spreadsheet formula
+    return value
+
+
+def quarto_project(data: ReportData) -> str:
+    """``_quarto.yml``: a website project over the notebooks, rendered without executing."""
+    project = {
+        "project": {"type": "website", "output-dir": "_site",
+                    "render": ["index.ipynb", "programme-overview.ipynb",
+                               "technical-report.ipynb", "collaborations/*.ipynb"]},
+        "website": {
+            "title": data.programme.name,
+            "navbar": {"left": [
+                {"href": "index.ipynb", "text": "Reports"},
+                {"href": "programme-overview.ipynb", "text": "Programme overview"},
+                {"href": "technical-report.ipynb", "text": "Technical report"},
+            ]},
+        },
+        "format": {"html": {"toc": True, "lang": "en-GB"}},
+        "execute": {"enabled": False},
+        "lang": "en-GB",
+    }
+    return ("# Quarto website project written by collab-stats: `quarto render` in this folder\n"
+            "# builds every report into _site/ from the stored outputs (nothing is executed).\n"
+            + yaml.safe_dump(project, sort_keys=False, allow_unicode=True))

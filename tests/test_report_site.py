@@ -1,0 +1,134 @@
+"""The report site: files, links, downloads with suppression, Quarto project, safety."""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cache
+from pathlib import Path
+
+import nbformat
+import openpyxl
+import pandas as pd
+import pytest
+import yaml
+from report_fixtures import (
+    HOSTILE_NAME,
+    analysed_programme,
+    hostile_id,
+    small_id,
+    small_true_means,
+)
+
+from collab_stats.errors import CollabStatsError
+from reports.site import build_site, safe_name
+
+pytestmark = pytest.mark.slow
+
+
+@cache
+def _site(tmp: str) -> tuple[Path, object]:
+    data = analysed_programme()
+    ids = [hostile_id(), small_id(), data.programme.collaborations[2].id]
+    messages: list[str] = []
+    result = build_site(data, Path(tmp) / "reports", collaborations=ids,
+                        progress=messages.append)
+    return Path(tmp) / "reports", (result, messages, ids)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return _site(str(tmp_path_factory.mktemp("site")))
+
+
+def test_every_report_is_written_as_a_valid_notebook_with_html_beside_it(site):
+    folder, (result, messages, ids) = site
+    expected = {"index", "programme-overview", "technical-report",
+                *(f"collaborations/{safe_name(i)}" for i in ids)}
+    got = {str(p.relative_to(folder).with_suffix("")) for p in result.notebooks}
+    assert got == expected
+    for path in result.notebooks:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert nb.cells[0].cell_type == "raw" and nb.cells[0].source.startswith("---\n")
+        assert path.with_suffix(".html").is_file()
+    assert len(messages) == len(ids) + 2
+    assert not list(folder.rglob("*.tmp")), "a temporary file was left behind"
+
+
+def test_index_links_every_report_and_the_workbook(site):
+    folder, (result, _, ids) = site
+    index = (folder / "index.ipynb").read_text()
+    for cid in ids:
+        assert f"(collaborations/{safe_name(cid)}.ipynb)" in index
+    html = (folder / "index.html").read_text()
+    for cid in ids:
+        assert f'href="collaborations/{safe_name(cid)}.html"' in html
+    assert 'href="downloads/programme-tables.xlsx"' in html
+    for target in re.findall(r'href="([^"#:]+)"', html):
+        assert (folder / target).exists(), f"index links to a missing file: {target}"
+
+
+def test_quarto_project_renders_the_notebooks_without_executing(site):
+    folder, _ = site
+    project = yaml.safe_load((folder / "_quarto.yml").read_text())
+    assert project["project"]["type"] == "website"
+    assert project["execute"] == {"enabled": False}
+    for pattern in project["project"]["render"]:
+        assert list(folder.glob(pattern)), pattern
+    nb = nbformat.read(folder / "programme-overview.ipynb", as_version=4)
+    front = yaml.safe_load(nb.cells[0].source.strip().strip("-"))
+    assert front["format"]["html"]["embed-resources"] is True
+    assert "pdf" in front["format"]
+    assert front["collab-stats"]["programme"] == analysed_programme().programme.id
+
+
+def test_downloads_never_carry_a_suppressed_value(site):
+    folder, _ = site
+    hidden = list(small_true_means().values())
+    assert hidden, "the fixture's small collaboration should have hidden means"
+    csvs = list((folder / "downloads" / f"collaborations-{safe_name(small_id())}").glob("*.csv"))
+    assert csvs
+    for path in csvs:
+        frame = pd.read_csv(path)
+        numbers = frame.select_dtypes("number").to_numpy().ravel()
+        for value in hidden:
+            assert not any(math.isclose(v, value, abs_tol=1e-9) for v in numbers
+                           if v == v), f"{path.name} holds the hidden mean {value}"
+
+
+def test_workbook_holds_every_benchmark_table_and_no_formula(site):
+    folder, _ = site
+    book = openpyxl.load_workbook(folder / "downloads" / "programme-tables.xlsx")
+    data = analysed_programme()
+    assert set(book.sheetnames) == {"about", *(n[:31] for n in data.benchmark)}
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            for value in row:
+                assert not (isinstance(value, str) and value.startswith("=")), value
+
+
+def test_hostile_name_is_inert_everywhere(site):
+    folder, (result, _, _) = site
+    for path in result.html:
+        text = path.read_text()
+        assert "<script" not in text, path
+        assert "onerror=" not in text.replace("onerror=alert(1)&gt;", ""), path
+    page = (folder / f"collaborations/{safe_name(hostile_id())}.html").read_text()
+    assert "&lt;script&gt;" in page
+    assert HOSTILE_NAME not in page
+
+
+def test_safe_name_refuses_ids_that_leave_no_name():
+    assert safe_name("a/b\\c:d") == "a-b-c-d"
+    assert safe_name(".hidden") == "hidden"
+    with pytest.raises(CollabStatsError, match="file name"):
+        safe_name("../..")
+
+
+def test_unknown_wave_or_collaboration_is_a_clear_error(tmp_path):
+    data = analysed_programme()
+    with pytest.raises(CollabStatsError, match="no wave '1999-01'"):
+        build_site(data, tmp_path, wave="1999-01")
+    with pytest.raises(CollabStatsError, match="no collaboration 'nope'"):
+        build_site(data, tmp_path, collaborations=["nope"])
