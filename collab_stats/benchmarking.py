@@ -11,7 +11,7 @@ peer distributions, so no report can show or imply their figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from .change import collaboration_trends, wave_change
 from .comparison import kruskal, welch_anova
 from .disclosure import breakdown, suppress
 from .instrument.model import InstrumentFamily
-from .network import network_measures
+from .network import network_measures, sector_ties
 from .peers import PEER_SETS, peer_benchmarks, profile
 from .programme import Programme
 from .psychometrics import wave_versions
@@ -61,7 +61,9 @@ class ProgrammeBenchmark:
     items : DataFrame
         Wave x collaboration x item: answer shares p_1..p_5, favourable and don't-know shares.
     response_rates : DataFrame
-        Wave x collaboration: respondents, invited and response rate.
+        Wave x collaboration: respondents, invited and response rate; below the threshold
+        the respondent counts and the rate are suppressed (the rate times the invited number
+        would give the count), the invited number stays.
     peers : DataFrame
         Wave x collaboration x characteristic x peer set: peer median, quartiles, best, worst,
         percentile rank, funnel limits at 95% and 99.8%, comparison and effect size d.
@@ -85,6 +87,10 @@ class ProgrammeBenchmark:
     network : DataFrame
         Wave x collaboration: connections across sectors (density, cross-sector share, E-I
         index, centralisation, isolated partners).
+    sector_ties : DataFrame
+        Wave x collaboration x ordered sector pair: ties between and within sectors (the
+        connection map, :func:`~collab_stats.network.sector_tie_matrix`), for the networks
+        shown in ``network`` only (suppressed networks have no rows).
     breakdowns : DataFrame
         Characteristic summaries by sector and by role (``breakdown`` column), with primary and
         secondary suppression.
@@ -109,13 +115,14 @@ class ProgrammeBenchmark:
     network: pd.DataFrame
     breakdowns: pd.DataFrame
     comparable_items: dict
+    sector_ties: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name (for data downloads)."""
         return {name: getattr(self, name) for name in (
             "summaries", "favourable", "items", "response_rates", "peers", "profile",
             "comparison", "change", "trends", "value_modes", "main_mode", "declared_match", "network",
-            "breakdowns")}
+            "sector_ties", "breakdowns")}
 
 
 def benchmark_programme(
@@ -221,13 +228,22 @@ def benchmark_programme(
     ], ignore_index=True)
     return ProgrammeBenchmark(
         threshold=threshold, weighting=weighting, summaries=summaries, favourable=favourable,
-        items=items, response_rates=response_rates(data.respondents, programme), peers=peers,
+        items=items, peers=peers, sector_ties=_sector_ties(data, programme, network),
+        response_rates=suppress(response_rates(data.respondents, programme), count="n",
+                                threshold=threshold, values=("n_completed", "response_rate",
+                                                             "reason")),
         profile=strengths, comparison=comparison, change=change, trends=trend_table,
         value_modes=modes,
         main_mode=main, declared_match=match, network=network, breakdowns=breakdowns,
         comparable_items={v: sorted(ids) for v, ids in comparable_item_sets(
             family, list(dict.fromkeys(versions.values()))).items()},
     )
+
+
+def _sector_ties(data: SurveyData, programme: Programme, network: pd.DataFrame) -> pd.DataFrame:
+    """The sector x sector tie counts of every network shown (not suppressed, with ties)."""
+    shown = network[~network["suppressed"].astype(bool) & network["n_ties"].notna()]
+    return sector_ties(data, programme, shown[["wave_id", "collaboration_id"]])
 
 
 def _change(data, family, versions, invariance_supported, ci, threshold, summaries, trends):

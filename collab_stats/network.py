@@ -53,6 +53,7 @@ __all__ = [
     "network_graph",
     "network_measures",
     "sector_tie_matrix",
+    "sector_ties",
 ]
 
 
@@ -616,11 +617,41 @@ def sector_tie_matrix(
     _check_cell_options(programme, data, wave, collaboration, required=True)
     _check_directed(directed)
     col, _ = _cell_partners(data, programme, wave, collaboration)
-    sectors = sorted({p.sector for p in col.partners})
-    size = pd.Series([p.sector for p in col.partners]).value_counts().reindex(sectors).to_numpy()
-    k = len(sectors)
     edges = network_edges(data, programme, wave=wave, collaboration=collaboration,
                           directed=directed)
+    return _tie_matrix(wave, collaboration, [p.sector for p in col.partners], edges, directed)
+
+
+def sector_ties(data: SurveyData, programme: Programme, cells: pd.DataFrame, *,
+                directed: bool = False) -> pd.DataFrame:
+    """:func:`sector_tie_matrix` for many networks in one pass over the answers.
+
+    ``cells`` holds ``wave_id`` and ``collaboration_id`` of the networks wanted (each must
+    have respondents); the result is their tables stacked in that order, equal to calling
+    :func:`sector_tie_matrix` for each (the tests check it).
+    """
+    _check_inputs(data, programme)
+    _check_directed(directed)
+    edges = network_edges(data, programme, directed=directed)
+    groups = {key: frame for key, frame in edges.groupby(["wave_id", "collaboration_id"],
+                                                          sort=False)}
+    empty = edges.iloc[:0]
+    frames = []
+    for wave, collaboration in zip(cells["wave_id"].astype(object),
+                                   cells["collaboration_id"].astype(object), strict=True):
+        col = programme.collaboration(collaboration)
+        frames.append(_tie_matrix(wave, collaboration, [p.sector for p in col.partners],
+                                  groups.get((wave, collaboration), empty), directed))
+    if not frames:
+        return _tie_matrix("", "", [], empty, directed).iloc[:0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tie_matrix(wave: str, collaboration: str, partner_sectors: list[str], edges: pd.DataFrame,
+                directed: bool) -> pd.DataFrame:
+    sectors = sorted(set(partner_sectors))
+    size = pd.Series(partner_sectors, dtype=object).value_counts().reindex(sectors).to_numpy()
+    k = len(sectors)
     index = pd.Index(sectors)
     a = index.get_indexer(edges["source_sector"])
     b = index.get_indexer(edges["target_sector"])

@@ -21,7 +21,12 @@ from .cfa import cfa
 from .errors import ParameterError
 from .instrument.model import InstrumentFamily
 from .invariance import measurement_invariance
-from .reliability import grouped_item_analysis, grouped_reliability, reliability_flag_table
+from .reliability import (
+    grouped_item_analysis,
+    grouped_reliability,
+    omega_bootstrap_ci,
+    reliability_flag_table,
+)
 from .schema import SurveyData
 from .scoring import item_matrix, score_responses
 
@@ -42,7 +47,10 @@ class ProgrammePsychometrics:
         collaboration's respondents, computed where it has at least ``min_respondents``;
         otherwise the figures are NaN and ``reason`` says so). Columns as
         :func:`~collab_stats.reliability.grouped_reliability` (alpha, std_alpha, Feldt CI,
-        omega, n_items, n_used, n_total, reason).
+        omega, n_items, n_used, n_total, reason), and at programme level the percentile
+        bootstrap interval of omega (``omega_ci_low``, ``omega_ci_high``, ``omega_ci_level``,
+        ``omega_n_boot``; :func:`~collab_stats.reliability.omega_bootstrap_ci`; NaN at
+        collaboration level).
     item_analysis : DataFrame
         Programme level: one row per wave, characteristic and item (n, mean, sd, r_drop,
         alpha_if_dropped, pct_missing, response shares p_1..p_5).
@@ -117,6 +125,8 @@ def programme_psychometrics(
     factor_models: bool = True,
     invariance: bool = True,
     cfa_nan_policy: CfaPolicy = "fiml",
+    n_boot: int = 200,
+    seed: int = 0,
 ) -> ProgrammePsychometrics:
     """Reliability, factor structure, invariance and aggregation for a whole programme.
 
@@ -128,6 +138,9 @@ def programme_psychometrics(
     min_respondents : int
         Collaboration-level reliability is computed only for collaborations with at least
         this many respondents in the wave (default 10).
+    n_boot, seed : int
+        Resamples and seed of the bootstrap interval of omega at programme level (default
+        200 resamples, seed 0: the same data give the same interval).
     ci : float
         Level of the Feldt intervals of alpha.
     alpha_min, item_total_min : float
@@ -168,10 +181,16 @@ def programme_psychometrics(
         for characteristic, ids in by_characteristic.items():
             values = matrix[list(ids)]
             programme = grouped_reliability(values, matrix[["wave_id"]], ci=ci)
+            omega_ci = omega_bootstrap_ci(values, matrix[["wave_id"]], ci=ci, n_boot=n_boot,
+                                          seed=seed)
+            programme = programme.merge(omega_ci, on="wave_id", how="left")
             programme.insert(1, "level", "programme")
             programme.insert(2, "collaboration_id", "")
             by_collab = grouped_reliability(values, matrix[["wave_id", "collaboration_id"]], ci=ci)
             by_collab.insert(1, "level", "collaboration")
+            by_collab[["omega_ci_low", "omega_ci_high"]] = np.nan  # programme level only
+            by_collab["omega_ci_level"] = ci
+            by_collab["omega_n_boot"] = 0
             small = by_collab["n_total"] < min_respondents
             by_collab.loc[small, ["alpha", "std_alpha", "average_r", "ci_low", "ci_high",
                                   "omega"]] = np.nan
@@ -262,9 +281,13 @@ def _factor_models(matrix: pd.DataFrame, version, family: InstrumentFamily, nan_
 
 def _aggregation(data, family, agreement, versions) -> pd.DataFrame:
     scores = score_responses(data, family)
-    wide = scores.pivot_table(index=["wave_id", "collaboration_id", "respondent_id"],
-                              columns="characteristic", values="score", observed=True,
-                              dropna=False).reset_index()
+    # one row per respondent seen (pivot_table(dropna=False) would list every combination
+    # of wave, collaboration and respondent), one column per characteristic, NaN kept
+    ids = ["wave_id", "collaboration_id", "respondent_id"]
+    scores = scores.astype(dict.fromkeys([*ids, "characteristic"], object))
+    wide = (scores.set_index([*ids, "characteristic"])["score"].unstack("characteristic")
+            .reset_index())
+    wide.columns.name = None
     wide = wide[wide["wave_id"].astype(str).isin(versions)]
     wide["wave_id"] = wide["wave_id"].astype(str)
     characteristics = [c.id for c in family.framework.characteristics]

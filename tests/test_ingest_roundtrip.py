@@ -65,6 +65,16 @@ def test_a_simulated_wave_survives_export_and_ingest(sim, fmt, tmp_path):
     pd.testing.assert_frame_equal(want.sort_values("respondent_id").reset_index(drop=True),
                                   have.sort_values("respondent_id").reset_index(drop=True))
 
+    # Multi-selects (ways of creating value, partners worked with) come back option by option.
+    columns = ["respondent_id", "question_id", "option_id"]
+    want = sim.data.selections[columns].astype(str).assign(
+        respondent_id=lambda f: pseudonymise(f["respondent_id"].to_numpy(), secret=SECRET,
+                                             programme_id=sim.programme.id))
+    have = result.data.selections[columns].astype(str)
+    assert len(want) > 0
+    assert set(map(tuple, want.to_numpy())) == set(map(tuple, have.to_numpy()))
+    assert len(have) == len(want)
+
 
 @pytest.mark.parametrize("fmt", ["qualtrics", "surveymonkey", "redcap"])
 def test_no_personal_data_reaches_the_canonical_tables(sim, fmt, tmp_path):

@@ -421,3 +421,20 @@ def test_network_without_respondents_is_an_analysis_error():
         sector_tie_matrix(STAR_DATA, prog, wave="w2", collaboration="star")
     with pytest.raises(AnalysisError, match="no respondents"):
         network_graph(STAR_DATA, prog, wave="w2", collaboration="star")
+
+
+def test_sector_ties_for_many_networks_equal_one_matrix_at_a_time():
+    """Second code path: the one-pass table equals sector_tie_matrix cell by cell."""
+    from collab_stats import simulate_programme
+    from collab_stats.network import network_measures, sector_tie_matrix, sector_ties
+
+    sim = simulate_programme(seed=5, n_collaborations=6, n_waves=2)
+    cells = network_measures(sim.data, sim.programme)[["wave_id", "collaboration_id"]]
+    for directed in (False, True):
+        many = sector_ties(sim.data, sim.programme, cells, directed=directed)
+        one = pd.concat([sector_tie_matrix(sim.data, sim.programme, wave=w, collaboration=c,
+                                           directed=directed)
+                         for w, c in zip(cells["wave_id"], cells["collaboration_id"],
+                                         strict=True)], ignore_index=True)
+        assert many["n_ties"].sum() > 0
+        pd.testing.assert_frame_equal(many, one)

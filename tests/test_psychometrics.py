@@ -69,6 +69,9 @@ def test_aggregation_matches_icc1_on_characteristic_scores(sim, psy):
     assert row["verdict"].split(".")[0] in {"Justified", "Use with caution", "Not justified",
                                            "Cannot judge"}
     assert len(psy.agreement) == 2 * 30 * 8
+    # n_total counts the wave's respondents (not every wave x collaboration x respondent)
+    assert row["n_total"] == len(sim.data.wave("2025-03").respondents)
+    assert row["n_used"] == cell["score"].notna().sum()
 
 
 def test_item_analysis_and_flags_cover_every_item_of_each_version(sim, psy):

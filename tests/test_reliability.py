@@ -651,3 +651,29 @@ def test_other_bad_input(agreeableness):
     with pytest.raises(ParameterError, match="alpha_min"):
         reliability_flags(cronbach_alpha(agreeableness), item_analysis(agreeableness),
                           alpha_min=1.5)
+
+
+def test_omega_bootstrap_ci_equals_a_loop_of_mcdonald_omega_on_the_same_resamples():
+    """Second code path: the batched bootstrap equals resampling by hand (same generator
+    draws, group by group) and calling mcdonald_omega on each resample, to 1e-10."""
+    from collab_stats.reliability import mcdonald_omega, omega_bootstrap_ci
+
+    rng = np.random.default_rng(4)
+    latent = rng.normal(size=(90, 1))
+    values = np.clip(np.round(3 + latent + rng.normal(scale=0.9, size=(90, 4))), 1, 5)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    groups = np.repeat(["b", "a", "c"], 30)  # not sorted: output is in sorted key order
+    out = omega_bootstrap_ci(values, groups, n_boot=40, seed=9)
+    assert list(out["group"]) == ["a", "b", "c"]
+    draws = np.random.default_rng(9)
+    for g, label in enumerate(["a", "b", "c"]):
+        members = np.flatnonzero(groups == label)
+        picks = members[draws.integers(0, len(members), size=(40, len(members)))]
+        omegas = np.array([mcdonald_omega(pd.DataFrame(values[p])).omega for p in picks])
+        omegas = omegas[np.isfinite(omegas)]
+        row = out.iloc[g]
+        assert row["omega_n_boot"] == len(omegas)
+        assert row["omega_ci_low"] == pytest.approx(np.quantile(omegas, 0.025), abs=1e-10)
+        assert row["omega_ci_high"] == pytest.approx(np.quantile(omegas, 0.975), abs=1e-10)
+        point = mcdonald_omega(pd.DataFrame(values[members])).omega
+        assert row["omega_ci_low"] < point < row["omega_ci_high"]

@@ -32,6 +32,14 @@ EXPORT_FORMATS = {
     "microsoft_forms": "microsoft_forms.xlsx",
     "spss": "spss.sav",
 }
+#: The multi-select questions written as one column each (option ids separated by ";"),
+#: with the question text the export shows.
+SELECT_COLUMNS = {
+    "value_modes": "Which ways of creating value do the partners pursue together? "
+                   "(select all that apply)",
+    "network": "Which partner organisations in this collaboration have you worked with in "
+               "the last six months? (select all that apply)",
+}
 PROFILE = ["respondent_id", "collaboration_id", "partner_id", "sector", "role",
            "months_involved", "completed", "submitted_at"]
 
@@ -55,6 +63,8 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
     frame = wide[[*PROFILE, *version.item_ids]].copy()
     for column in ("respondent_id", "collaboration_id", "partner_id", "sector", "role"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    for question in SELECT_COLUMNS:  # multi-selects as one column of ";"-separated ids
+        frame[question] = _joined_selections(data, question, frame["respondent_id"])
     questions = {i.id: i.text for i in version.items}
     # Platforms that export only questions get the profile as questions too, and the
     # respondent's reference from the invitation (the link across waves) as one.
@@ -65,6 +75,7 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
         "sector": version.profile["sector"].text,
         "role": version.profile["role"].text,
         "months_involved": version.profile["months_involved"].text,
+        **SELECT_COLUMNS,
     }
     labels = {o.code: o.label for o in version.scale.options}
     labels.update({m.code: m.label for m in version.scale.missing})
@@ -72,7 +83,8 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
     if fmt == "qualtrics":
         from .qualtrics import write_qualtrics
 
-        write_qualtrics(frame, path, questions=questions, personal=personal)
+        write_qualtrics(frame, path, questions={**questions, **SELECT_COLUMNS},
+                        personal=personal)
     elif fmt == "surveymonkey":
         from .surveymonkey import write_surveymonkey
 
@@ -96,16 +108,23 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
     else:
         from .spss import write_spss
 
-        write_spss(_spss_frame(frame), path, variable_labels=questions,
+        write_spss(_spss_frame(frame), path, variable_labels={**questions, **SELECT_COLUMNS},
                    value_labels={i: labels for i in version.item_ids},
                    missing_codes={i: [-1, -2] for i in version.item_ids})
     options = {"dictionary": folder / f"{wave_id}-redcap-dictionary.csv"} if fmt == "redcap" else {}
     raw = read_export(path, format=fmt, **options)
     proposal = propose_mapping(raw, sim.instrument, sim.programme, version=version.version)
-    mapping = _link_on_respondent_id(proposal.mapping, raw)
+    mapping = _link_on_respondent_id(proposal.mapping, raw, profile_questions)
     mapping_path = path.with_name(path.name + ".mapping.yaml")
     mapping_path.write_text(dump_mapping(mapping), encoding="utf-8")
     return path, mapping_path
+
+
+def _joined_selections(data, question: str, respondents: pd.Series) -> pd.Series:
+    rows = data.selections[data.selections["question_id"].astype(object) == question]
+    joined = (rows.astype({"respondent_id": object, "option_id": object})
+              .groupby("respondent_id", sort=False)["option_id"].agg(";".join))
+    return respondents.astype(object).map(joined).where(lambda v: v.notna(), None)
 
 
 def _as_labels(frame: pd.DataFrame, version, labels) -> pd.DataFrame:
@@ -120,21 +139,42 @@ def _as_labels(frame: pd.DataFrame, version, labels) -> pd.DataFrame:
 def _spss_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out["submitted_at"] = out["submitted_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-    for column in ("respondent_id", "collaboration_id", "partner_id", "sector", "role"):
+    for column in ("respondent_id", "collaboration_id", "partner_id", "sector", "role",
+                   *SELECT_COLUMNS):
         out[column] = out[column].fillna("").astype(str)
     return out
 
 
-def _link_on_respondent_id(mapping: ColumnMapping, raw) -> ColumnMapping:
+def _link_on_respondent_id(mapping: ColumnMapping, raw,
+                           profile_questions: dict[str, str]) -> ColumnMapping:
     """Link respondents across waves on the simulated respondent id (not the platform's
     per-response id), and read completion and submission time from the simulated columns
     where the export carries them."""
     columns = dict(mapping.columns)
     targets = {"respondent_id": "respondent_id", "completed": "finished",
                "submitted_at": "submitted_at"}
+    selects = {text: question for question, text in SELECT_COLUMNS.items()}
+    # The simulated profile columns, by header or question text (a proposal may pair a
+    # similar-sounding multi-select question with a profile field instead).
+    profile = {"collaboration_id": "collaboration", "partner_id": "partner_organisation"}
+    profile |= {profile_questions[k]: v for k, v in list(profile.items())}
+    for column in raw.columns:
+        text = (column.question or column.header).strip()
+        target = profile.get(column.header.strip()) or profile.get(text)
+        if target is not None:
+            for column_id, rule in list(columns.items()):
+                if rule.kind == "profile" and rule.target == target:
+                    columns[column_id] = ColumnRule(kind="drop", target="")
+            key = column.import_id if column.import_id in columns else column.key
+            columns[key] = ColumnRule(kind="profile", target=target)
     for column in raw.columns:
         text = (column.question or column.header).strip()
         header = column.header.strip()
+        question = selects.get(text) or (header if header in SELECT_COLUMNS else None)
+        if question is not None:
+            key = column.import_id if column.import_id in columns else column.key
+            columns[key] = ColumnRule(kind="select", target=question, delimiter=";")
+            continue
         target = targets.get(header)
         if text.startswith("Your survey reference"):
             target = "respondent_id"
