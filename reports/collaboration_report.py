@@ -576,18 +576,65 @@ def _network(nb: ReportNotebook, ctx: _Context) -> None:
             f"median {fmt_percent(peer.get('density'))}). {fmt_percent(m['cross_sector_share'])}"
             f" of connections cross sectors: partners connect across sectors {words} they "
             f"would if sector made no difference ({fmt_percent(m['cross_sector_share_expected'])})"
-            " (@fig-network, @tbl-network).")
+            " (@tbl-network).")
     partners = net["partners"]
     alone = partners[partners["connected"] == False]  # noqa: E712
     if len(alone):
         text += (" Partners with no connection named: "
                  + _join([md_escape(p) for p in alone["partner"]]) + ".")
     nb.markdown(text, key="network")
-    nb.output(out.network_figure, data, label="fig-network",
-              caption="Partner organisations by sector, and how connected they are within and "
-              "across sectors.", collaboration=ctx.collaboration, wave=ctx.wave)
     nb.output(out.network_table, data, label="tbl-network",
               caption="Connections between partner organisations.",
+              collaboration=ctx.collaboration, wave=ctx.wave)
+    _sector_map(nb, ctx)
+
+
+def _sector_map(nb: ReportNotebook, ctx: _Context) -> None:
+    """The connection map between sectors and its table, or why there is none."""
+    data = ctx.data
+    if data.benchmark.get("sector_ties") is None:
+        nb.markdown("A map of the connections between sectors is not available: the results "
+                    "in this workspace were analysed before it was added. Analysing them again "
+                    "adds it.", key="sector-map-missing")
+        return
+    summary = out.sector_summary(data, ctx.collaboration, ctx.wave)
+    sectors = summary["sectors"]
+    if not len(sectors):
+        nb.markdown(f"Connections between sectors are not available for {ctx.label}.",
+                    key="sector-map-missing")
+        return
+    if len(sectors) == 1:
+        nb.markdown(f"All partner organisations are in one sector, "
+                    f"{md_escape(sectors['label'].iloc[0])}, so no connection can cross "
+                    "sectors.", key="sector-map")
+        return
+    if not summary["total"]:
+        nb.markdown("No connections were named, so there is no map of connections between "
+                    "sectors.", key="sector-map")
+        return
+    if len(sectors) <= out.MAP_MAX_SECTORS:
+        text = ("@fig-network maps the connections between sectors. Each circle is a sector, "
+                "sized by its number of partner organisations; a line joins two sectors when "
+                "organisations of one named organisations of the other, and is the wider the "
+                "more connections there are. ")
+    else:
+        text = ("@fig-network shows the connections between sectors as a grid: each cell gives "
+                "the number of connections named between the organisations of two sectors (on "
+                "the diagonal, within one sector) and the share of the possible connections "
+                "that this is, darker for a higher share. ")
+    if not summary["cross"]:
+        text += f"No connection crosses sectors: all {fmt_int(summary['total'])} are within a sector."
+    else:
+        words = out.strongest_links(summary, md_escape)
+        text += (f"{words[0].upper()}{words[1:]}. {fmt_int(summary['cross'])} of the "
+                 f"{fmt_int(summary['total'])} connections cross sectors.")
+    nb.markdown(text + " @tbl-sector-ties gives the numbers for every pair of sectors.",
+                key="sector-map")
+    nb.output(out.network_figure, data, label="fig-network",
+              caption="Connection map: connections named between and within the sectors of "
+              "the partner organisations.", collaboration=ctx.collaboration, wave=ctx.wave)
+    nb.output(out.sector_ties_table, data, label="tbl-sector-ties",
+              caption="Connections named between and within sectors, of those possible.",
               collaboration=ctx.collaboration, wave=ctx.wave)
 
 

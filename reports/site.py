@@ -38,7 +38,8 @@ from .notebook import ReportNotebook
 from .provenance import front_matter_provenance
 from .text import md_escape, plural
 
-__all__ = ["SiteResult", "build_site", "safe_name", "write_report"]
+__all__ = ["SiteResult", "build_site", "plan_links", "safe_name", "write_collaboration_page",
+           "write_programme_pages", "write_report"]
 
 Progress = Callable[[str], None]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -72,6 +73,13 @@ class SiteResult:
     @property
     def index(self) -> Path:
         return self.folder / "index.html"
+
+    def record(self, files: tuple[list[Path], list[Path]]) -> None:
+        """Add what :func:`write_report` wrote."""
+        written, downloads = files
+        self.notebooks.extend(p for p in written if p.suffix == ".ipynb")
+        self.html.extend(p for p in written if p.suffix == ".html")
+        self.downloads.extend(downloads)
 
 
 def write_report(nb: ReportNotebook, folder: Path, relpath: str, *, html: bool = True,
@@ -119,6 +127,78 @@ def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
 
 # -- the site ----------------------------------------------------------------------------------
 
+def plan_links(data: ReportData, collaborations: Iterable[str] | None = None) -> dict[str, str]:
+    """Collaboration id -> the relative path of its report notebook (``collaborations/
+    <safe name>.ipynb``; unique even when two ids make the same safe name), in programme
+    order; only ``collaborations`` when given (unknown ids raise)."""
+    ids = [c.id for c in data.programme.collaborations]
+    if collaborations is not None:
+        wanted = list(collaborations)
+        unknown = sorted(set(wanted) - set(ids))
+        if unknown:
+            raise CollabStatsError(f"no collaboration {', '.join(map(repr, unknown))} in "
+                                   f"programme {data.programme.id!r}")
+        ids = [i for i in ids if i in set(wanted)]
+    names = _unique_names(ids)
+    return {cid: f"collaborations/{names[cid]}.ipynb" for cid in ids}
+
+
+def write_collaboration_page(data: ReportData, folder: str | Path, collaboration: str,
+                             relpath: str, *, wave: str, html: bool = True,
+                             free_text: bool = False) -> tuple[list[Path], list[Path]]:
+    """One collaboration's report: notebook, HTML and CSV downloads. Returns (files,
+    downloads)."""
+    from .collaboration_report import build_collaboration_report
+
+    nb = build_collaboration_report(data, collaboration, wave=wave, free_text=free_text)
+    return write_report(nb, Path(folder), relpath, html=html)
+
+
+def write_programme_pages(data: ReportData, folder: str | Path, *, wave: str,
+                          links: dict[str, str], html: bool = True, pdf: bool = False,
+                          progress: Progress | None = None) -> SiteResult:
+    """The programme's pages around the collaboration reports: overview, technical report,
+    workbook, index, Quarto project, and (``pdf``) the PDF of every page, the collaboration
+    reports of ``links`` included (their HTML must exist)."""
+    from .overview_report import build_overview_report
+    from .technical_report import build_technical_report
+
+    folder = Path(folder)
+    _check_wave(data, wave)
+    say = progress or (lambda message: None)
+    result = SiteResult(folder=folder)
+    result.record(write_report(build_overview_report(data, wave=wave,
+                                                     collaboration_links=links),
+                               folder, "programme-overview.ipynb", html=html))
+    say("programme overview")
+    result.record(write_report(build_technical_report(data), folder, "technical-report.ipynb",
+                               html=html))
+    say("technical report")
+    result.downloads.append(write_programme_workbook(data, folder / "downloads"
+                                                     / "programme-tables.xlsx"))
+    result.record(write_report(build_index(data, wave, links, pdf=pdf), folder,
+                               "index.ipynb", html=html, downloads=False))
+    write_text_atomic(folder / "_quarto.yml", quarto_project(data))
+    if pdf:
+        if not html:
+            raise CollabStatsError("PDF output is printed from the HTML: use html=True")
+        from .pdf import html_to_pdf
+
+        pages = [p for p in result.html if p.name != "index.html"]
+        pages += [folder / rel.replace(".ipynb", ".html") for rel in links.values()]
+        outs = [folder / "pdf" / (str(p.relative_to(folder).with_suffix(".pdf"))
+                                  .replace("/", "-")) for p in pages]
+        result.pdf.extend(html_to_pdf(pages, outs))
+        say("PDF files")
+    return result
+
+
+def _check_wave(data: ReportData, wave: str) -> None:
+    if wave not in data.waves:
+        raise CollabStatsError(f"no wave {wave!r} in programme {data.programme.id!r} "
+                               f"(waves: {', '.join(data.waves)})")
+
+
 def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
                collaborations: Iterable[str] | None = None, html: bool = True,
                pdf: bool = False, free_text: bool = False, workers: int = 1,
@@ -141,70 +221,33 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
     progress:
         Called with a short message after each report (e.g. to advance a progress bar).
     """
-    from .collaboration_report import build_collaboration_report
-    from .overview_report import build_overview_report
-    from .technical_report import build_technical_report
-
     folder = Path(folder)
     wave = wave or data.latest_wave
-    if wave not in data.waves:
-        raise CollabStatsError(f"no wave {wave!r} in programme {data.programme.id!r} "
-                               f"(waves: {', '.join(data.waves)})")
-    ids = [c.id for c in data.programme.collaborations]
-    if collaborations is not None:
-        wanted = list(collaborations)
-        unknown = sorted(set(wanted) - set(ids))
-        if unknown:
-            raise CollabStatsError(f"no collaboration {', '.join(map(repr, unknown))} in "
-                                   f"programme {data.programme.id!r}")
-        ids = [i for i in ids if i in set(wanted)]
-    names = _unique_names(ids)
-    links = {cid: f"collaborations/{names[cid]}.ipynb" for cid in ids}
+    _check_wave(data, wave)
+    if pdf and not html:
+        raise CollabStatsError("PDF output is printed from the HTML: use html=True")
+    links = plan_links(data, collaborations)
     say = progress or (lambda message: None)
-    result = SiteResult(folder=folder)
-
-    def record(files: tuple[list[Path], list[Path]]) -> None:
-        written, csvs = files
-        result.notebooks.extend(p for p in written if p.suffix == ".ipynb")
-        result.html.extend(p for p in written if p.suffix == ".html")
-        result.downloads.extend(csvs)
-
-    record(write_report(build_overview_report(data, wave=wave, collaboration_links=links),
-                        folder, "programme-overview.ipynb", html=html))
-    say("programme overview")
-    record(write_report(build_technical_report(data), folder, "technical-report.ipynb",
-                        html=html))
-    say("technical report")
-    jobs = [(cid, links[cid]) for cid in ids]
+    collab_files = SiteResult(folder=folder)
+    jobs = list(links.items())
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                  initargs=(data, folder, wave, html, free_text),
                                  mp_context=_fork_context()) as pool:
-            for cid, files in zip(ids, pool.map(_worker_report, jobs, chunksize=4),
-                                  strict=True):
-                record(files)
+            for (cid, _), files in zip(jobs, pool.map(_worker_report, jobs, chunksize=4),
+                                       strict=True):
+                collab_files.record(files)
                 say(cid)
     else:
         for cid, rel in jobs:
-            record(write_report(build_collaboration_report(data, cid, wave=wave,
-                                                           free_text=free_text),
-                                folder, rel, html=html))
+            collab_files.record(write_collaboration_page(data, folder, cid, rel, wave=wave,
+                                                         html=html, free_text=free_text))
             say(cid)
-    result.downloads.append(write_programme_workbook(data, folder / "downloads"
-                                                     / "programme-tables.xlsx"))
-    record(write_report(build_index(data, wave, links, pdf=pdf), folder, "index.ipynb",
-                        html=html, downloads=False))
-    write_text_atomic(folder / "_quarto.yml", quarto_project(data))
-    if pdf:
-        if not html:
-            raise CollabStatsError("PDF output is printed from the HTML: use html=True")
-        from .pdf import html_to_pdf
-
-        pages = [p for p in result.html if p.name != "index.html"]
-        outs = [folder / "pdf" / (str(p.relative_to(folder).with_suffix(".pdf"))
-                                  .replace("/", "-")) for p in pages]
-        result.pdf.extend(html_to_pdf(pages, outs))
-        say("PDF files")
+    result = write_programme_pages(data, folder, wave=wave, links=links, html=html, pdf=pdf,
+                                   progress=say)
+    result.notebooks.extend(collab_files.notebooks)
+    result.html.extend(collab_files.html)
+    result.downloads.extend(collab_files.downloads)
     return result
 
 
@@ -238,13 +281,10 @@ def _init_worker(data: ReportData, folder: Path, wave: str, html: bool, free_tex
 
 
 def _worker_report(job: tuple[str, str]) -> tuple[list[Path], list[Path]]:
-    from .collaboration_report import build_collaboration_report
-
     cid, rel = job
-    data = _WORKER["data"]
-    nb = build_collaboration_report(data, cid, wave=_WORKER["wave"],  # type: ignore[arg-type]
+    return write_collaboration_page(_WORKER["data"], _WORKER["folder"], cid, rel,  # type: ignore[arg-type]
+                                    wave=_WORKER["wave"], html=_WORKER["html"],  # type: ignore[arg-type]
                                     free_text=_WORKER["free_text"])  # type: ignore[arg-type]
-    return write_report(nb, _WORKER["folder"], rel, html=_WORKER["html"])  # type: ignore[arg-type]
 
 
 # -- index, workbook, Quarto project -----------------------------------------------------------

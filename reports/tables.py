@@ -53,15 +53,14 @@ def table_output(frame: pd.DataFrame, columns: Sequence[Column], *, threshold: i
     hidden = suppressed_text(threshold) if threshold is not None else "suppressed"
     numeric = [c.numeric if c.numeric is not None
                else pd.api.types.is_numeric_dtype(frame[c.source]) for c in columns]
-    rows: list[list[str]] = []
-    for i, (_, record) in enumerate(frame.iterrows()):
-        cells = []
-        for column in columns:
-            if suppressed[i] and not column.keep_when_suppressed:
-                cells.append(hidden)
-            else:
-                cells.append(column.fmt(record[column.source]))
-        rows.append(cells)
+    # column by column over plain lists (iterrows builds a Series per row: slow)
+    formatted = []
+    for column in columns:
+        values = frame[column.source].tolist()
+        formatted.append([hidden if suppressed[i] and not column.keep_when_suppressed
+                          else column.fmt(v) for i, v in enumerate(values)])
+    rows: list[list[str]] = [list(cells) for cells in zip(*formatted, strict=True)] \
+        if formatted else [[] for _ in range(len(frame))]
     html = _html(columns, rows, numeric, suppressed, row_header, css_class)
     markdown = _markdown(columns, rows, numeric)
     if data is None:

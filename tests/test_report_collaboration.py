@@ -362,7 +362,9 @@ def test_suppressed_breakdown_cells_say_fewer_than():
 
 @pytest.mark.parametrize("wave", [None, "2025-09"])
 def test_hostile_names_are_escaped_everywhere(wave):
-    _, book = report(hostile_id(), wave)
+    nb, book = report(hostile_id(), wave)
+    if wave is not None:  # the hostile partner's sector is on the connection map
+        assert {"fig-network", "tbl-sector-ties"} <= set(nb.outputs)
     markdown = markdown_cells(book)
     for text in markdown:
         assert HOSTILE_NAME not in text and HOSTILE_PARTNER not in text
@@ -447,3 +449,218 @@ def test_returns_an_unbuilt_notebook_ending_with_provenance():
     nb, _ = report(shown_id())
     assert nb.cells[-1].source.startswith("#| label: tbl-sources")
     assert any(c.source.strip() == "## About this report" for c in nb.cells)
+
+
+# -- connections across sectors ------------------------------------------------------------------
+
+def sector_rows(collaboration: str, wave: str | None = None, data=None) -> pd.DataFrame:
+    data = data or analysed_programme()
+    wave = wave or data.latest_wave
+    ties = data.benchmark["sector_ties"]
+    keep = ((ties["collaboration_id"].astype(str) == collaboration)
+            & (ties["wave_id"].astype(str) == wave))
+    return ties[keep.to_numpy()]
+
+
+def collaboration_with_sectors(low: int, high: int) -> str:
+    """A collaboration whose latest-wave network is shown, with between ``low`` and ``high``
+    sectors and a connection across sectors."""
+    for c in analysed_programme().programme.collaborations:
+        rows = sector_rows(c.id)
+        n = rows["sector_a"].nunique()
+        if low <= n <= high and (rows["n_ties"][rows["sector_a"] != rows["sector_b"]] > 0).any():
+            return c.id
+    pytest.skip(f"no collaboration with {low} to {high} sectors")
+
+
+def svg_texts(svg: str, style: str) -> list[str]:
+    """The texts of an SVG whose style attribute contains ``style``."""
+    return [t for s, t in re.findall(r'<text style="([^"]*)"[^>]*>([^<]*)</text>', svg)
+            if style in s]
+
+
+@pytest.mark.parametrize("kind", ["map", "grid"])
+def test_connection_map_draws_the_sector_ties_of_the_collaboration(kind):
+    data = analysed_programme()
+    limit = outputs_module.MAP_MAX_SECTORS
+    cid = (collaboration_with_sectors(2, limit) if kind == "map"
+           else collaboration_with_sectors(limit + 1, 99))
+    nb, book = report(cid)
+    rows = sector_rows(cid)
+    figure = nb.outputs["fig-network"]
+    # The figure's data are the collaboration's rows of the table, every ordered pair once.
+    drawn = figure.data.set_index(["sector_a", "sector_b"]).sort_index()
+    source = rows.assign(sector_a=rows["sector_a"].astype(str),
+                         sector_b=rows["sector_b"].astype(str)).set_index(
+        ["sector_a", "sector_b"]).sort_index()
+    assert list(drawn.index) == list(source.index)
+    for column in ("n_ties", "n_possible_ties", "n_organisations_a", "n_organisations_b"):
+        assert drawn[column].tolist() == source[column].astype(int).tolist(), column
+    np.testing.assert_allclose(drawn["density"], source["density"].astype(float))
+    assert set(figure.data["wave_id"]) == {data.latest_wave}
+    # What is drawn: one number per connected pair (map: on its line; grid: one cell per
+    # pair and per sector with a pair possible), and every sector's name.
+    order = list(dict.fromkeys(figure.data["sector_a"]))
+    lower = source[[order.index(a) > order.index(b) for a, b in source.index]]
+    if kind == "map":
+        labels = [t for t in svg_texts(figure.svg, "font-size: 8.5px") if t.isdigit()]
+        expected = lower.loc[lower["n_ties"] > 0, "n_ties"]
+    else:
+        labels = [t for t in svg_texts(figure.svg, "font-size: 8px") if t.isdigit()]
+        diagonal = source[[a == b for a, b in source.index]]
+        expected = pd.concat([lower["n_ties"],
+                              diagonal.loc[diagonal["n_possible_ties"] > 0, "n_ties"]])
+    assert sorted(map(int, labels)) == sorted(expected.astype(int))
+    sectors = outputs_module.option_labels(data, data.latest_wave, "sector")
+    text = " ".join(svg_texts(figure.svg, ""))
+    for s in order:
+        assert sectors[s].split()[0] in text
+    assert figure.svg.startswith("<svg")
+    options = next(cell_options(c.source)[0] for c in book.cells if c.cell_type == "code"
+                   and "label: fig-network" in c.source)
+    assert options["fig-alt"] == figure.alt and options["fig-cap"].endswith(".")
+
+
+def test_sector_table_and_alt_text_give_the_strongest_link_and_cross_share():
+    data = analysed_programme()
+    cid = collaboration_with_sectors(2, 99)
+    nb, book = report(cid)
+    rows = sector_rows(cid)
+    labels = outputs_module.option_labels(data, data.latest_wave, "sector")
+    # Table: each sector once (within) and each pair of sectors once.
+    _, *body = table_rows(nb.outputs["tbl-sector-ties"])
+    cells = {r[0]: r[1:] for r in body}
+    n_sectors = rows["sector_a"].nunique()
+    assert len(body) == n_sectors * (n_sectors + 1) // 2
+    for r in rows.itertuples():
+        a, b = labels[str(r.sector_a)], labels[str(r.sector_b)]
+        key = f"{a} (within the sector)" if a == b else f"{a} – {b}"
+        if key not in cells:  # the pair appears once, in sector order
+            assert a != b and f"{b} – {a}" in cells
+            continue
+        density = "none possible" if pd.isna(r.density) else fmt_percent(r.density)
+        assert cells[key][1:] == [fmt_int(r.n_ties), fmt_int(r.n_possible_ties), density]
+    # Alt text and prose: the strongest link across sectors and the share crossing sectors,
+    # agreeing with the network table's count of cross-sector ties.
+    cross = rows[rows["sector_a"].astype(str) != rows["sector_b"].astype(str)]
+    top = cross.loc[cross["n_ties"].astype(int).idxmax()]
+    net = data.benchmark["network"]
+    net = net[(net["collaboration_id"].astype(str) == cid)
+              & (net["wave_id"].astype(str) == data.latest_wave)].iloc[0]
+    alt = nb.outputs["fig-network"].alt
+    assert (cross["n_ties"] == top["n_ties"]).sum() == 2 or "links across sectors" in alt
+    if (cross["n_ties"] == top["n_ties"]).sum() == 2:  # one pair, in both orders
+        pair = {labels[str(top["sector_a"])], labels[str(top["sector_b"])]}
+        strongest = re.search(r"between (.+) \((\d+) of (\d+) possible connections\)", alt)
+        assert strongest and strongest.group(2) == fmt_int(top["n_ties"])
+        assert strongest.group(3) == fmt_int(top["n_possible_ties"])
+        assert {p for p in pair if p in strongest.group(1)} == pair
+    share = (f"{fmt_int(net['n_cross_sector_ties'])} of the {fmt_int(net['n_ties'])} "
+             f"connections ({fmt_percent(net['cross_sector_share'])}) cross sectors")
+    assert share in alt
+    prose = section(book, "Connections across sectors")
+    assert f"{fmt_int(net['n_cross_sector_ties'])} of the {fmt_int(net['n_ties'])} " \
+           "connections cross sectors" in prose
+    assert "@fig-network" in prose and "@tbl-sector-ties" in prose
+
+
+def test_connection_map_hidden_for_the_small_collaboration():
+    data = analysed_programme()
+    nb, book = report(small_id())
+    assert not len(sector_rows(small_id()))
+    assert not {"fig-network", "tbl-network", "tbl-sector-ties"} & set(nb.outputs)
+    text = section(book, "Connections across sectors")
+    assert "not shown, because fewer than 10 people responded" in text
+    # The small collaboration's map of the previous wave is drawn from that wave's rows.
+    earlier = data.waves[-2]
+    nb_earlier, _ = report(small_id(), earlier)
+    drawn = nb_earlier.outputs["fig-network"].data
+    assert set(drawn["wave_id"]) == {earlier}
+    assert drawn["n_ties"].sum() == sector_rows(small_id(), earlier)["n_ties"].sum()
+
+
+def test_connection_map_without_the_table_or_its_rows_is_described_not_drawn():
+    data = analysed_programme()
+    cid = shown_id()
+    older = dataclasses.replace(data, benchmark={k: v for k, v in data.benchmark.items()
+                                                 if k != "sector_ties"})
+    nb, book = report(cid, None, False, older)
+    assert "tbl-network" in nb.outputs
+    assert not {"fig-network", "tbl-sector-ties"} & set(nb.outputs)
+    assert "analysed before it was added" in section(book, "Connections across sectors")
+    ties = data.benchmark["sector_ties"]
+    emptied = dataclasses.replace(data, benchmark={
+        **data.benchmark, "sector_ties": ties[ties["collaboration_id"].astype(str) != cid]})
+    nb, book = report(cid, None, False, emptied)
+    assert not {"fig-network", "tbl-sector-ties"} & set(nb.outputs)
+    assert "Connections between sectors are not available" in section(
+        book, "Connections across sectors")
+
+
+def test_sector_names_in_the_map_are_escaped():
+    """Sector ids without a label in the instrument are shown as they are: escaped."""
+    data = analysed_programme()
+    cid = collaboration_with_sectors(2, outputs_module.MAP_MAX_SECTORS)
+    ties = data.benchmark["sector_ties"].copy()
+    mine = (ties["collaboration_id"].astype(str) == cid).to_numpy()
+    first = str(ties.loc[mine, "sector_a"].iloc[0])
+    for column in ("sector_a", "sector_b"):
+        values = ties[column].astype(str)
+        ties[column] = values.where(~(mine & (values == first)).to_numpy(), HOSTILE_PARTNER)
+    hostile = dataclasses.replace(data, benchmark={**data.benchmark, "sector_ties": ties})
+    nb, book = report(cid, None, False, hostile)
+    figure, table = nb.outputs["fig-network"], nb.outputs["tbl-sector-ties"]
+    assert HOSTILE_PARTNER in set(figure.data["sector_a_label"])
+    for text in (figure.svg, table.html, *markdown_cells(book)):
+        assert HOSTILE_PARTNER not in text
+        assert not re.search(r"<\s*b\b", text)
+    assert "Evil NHS Trust" in figure.svg and "Evil NHS Trust" in table.html
+
+
+# -- profile labels ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values", [
+    (-1.19, -0.86, -0.68, 0.07, -0.21, -0.29, -0.34, -0.12),   # bath in the demo workspace
+    (-3.2, 2.9, 0.05, -0.3, 0.4, -0.02, 1.4, -1.5),            # long bars both ways
+    (0.3, 0.25, 0.21, 0.1, -0.1, -0.21, -0.25, -0.3),          # short bars only
+])
+def test_profile_value_labels_stay_inside_the_plot(monkeypatch, values):
+    """Every value label lies within the plotting area, clear of the characteristic names on
+    the left and of the figure's right edge, whatever the length of the bars."""
+    data = analysed_programme()
+    cid = shown_id()
+    profile = data.benchmark["profile"].copy()
+    keep = ((profile["collaboration_id"].astype(str) == cid)
+            & (profile["wave_id"].astype(str) == data.latest_wave)
+            & (profile["reference"] == "peer_median") & (profile["peer_set"] == "all"))
+    order = list(data.characteristic_names())
+    index = profile.index[keep.to_numpy()]
+    rank = [order.index(str(c)) for c in profile.loc[index, "characteristic"]]
+    d = np.asarray(values)[rank]
+    profile.loc[index, "d"] = d
+    low, high = np.argsort(d)[:2], np.argsort(d)[-2:]
+    profile.loc[index, "label"] = [("area to develop" if k in low and d[k] <= -0.2 else
+                                    "strength" if k in high and d[k] >= 0.2 else "")
+                                   for k in range(len(d))]
+    changed = dataclasses.replace(data, benchmark={**data.benchmark, "profile": profile})
+    seen = {}
+
+    def spy(fig, **kwargs):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        box = ax.get_window_extent()
+        labels = [t for t in ax.texts if re.match(r"^[+\u2212]?\d", t.get_text())]
+        seen["labels"] = [t.get_text() for t in labels]
+        for t in labels:
+            patch = t.get_bbox_patch()
+            extent = (patch or t).get_window_extent()
+            assert box.x0 <= extent.x0 and extent.x1 <= box.x1, t.get_text()
+        names = [t.get_window_extent() for t in ax.get_yticklabels()]
+        assert max(n.x1 for n in names) <= box.x0
+        return figure_output(fig, **kwargs)
+
+    from reports.style import figure_output
+    monkeypatch.setattr(outputs_module, "figure_output", spy)
+    outputs_module.profile_figure(changed, collaboration=cid, wave=data.latest_wave)
+    assert len(seen["labels"]) == 8
+    assert any("area to develop" in t for t in seen["labels"]) == (min(values) <= -0.2)

@@ -132,3 +132,25 @@ def test_unknown_wave_or_collaboration_is_a_clear_error(tmp_path):
         build_site(data, tmp_path, wave="1999-01")
     with pytest.raises(CollabStatsError, match="no collaboration 'nope'"):
         build_site(data, tmp_path, collaborations=["nope"])
+
+
+@pytest.mark.skipif(__import__("reports.pdf", fromlist=["find_chromium"]).find_chromium()
+                    is None, reason="Chromium is not installed: the site's browser check and "
+                    "PDFs are skipped (make setup installs Debian's chromium)")
+def test_the_built_site_passes_the_browser_checks_and_prints(site, tmp_path):
+    """The real pages (index, overview, technical report, the hostile and the small
+    collaboration) in headless Chromium: no console error, broken image or link, outside
+    request, nor serious/critical axe-core violation; and they print to PDF."""
+    from reports.accessibility import check_pages
+    from reports.pdf import html_to_pdf
+
+    folder, (result, _, _) = site
+    pages = [folder / "index.html", folder / "programme-overview.html",
+             folder / "technical-report.html",
+             folder / "collaborations" / f"{safe_name(hostile_id())}.html",
+             folder / "collaborations" / f"{safe_name(small_id())}.html"]
+    checks = check_pages(pages)
+    problems = [c.summary() for c in checks if not c.ok]
+    assert not problems, "\n".join(problems)
+    pdfs = html_to_pdf(pages[1:2], [tmp_path / "overview.pdf"])
+    assert pdfs[0].read_bytes()[:5] == b"%PDF-"

@@ -23,20 +23,25 @@ from collections.abc import Sequence
 from functools import lru_cache, wraps
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PatchCollection
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Circle, Patch, Rectangle
+from matplotlib.textpath import TextToPath
 
 from ..data import ReportData
 from ..notebook import FigureOutput, TableOutput
-from ..style import COLOURS, LIKERT, MARKERS, figure, figure_output
+from ..style import COLOURS, LIKERT, MARKERS, SEQUENTIAL, figure, figure_output, rc
 from ..tables import Column, table_output
-from ..text import fmt_ci, fmt_int, fmt_number, fmt_percent, html_escape, suppressed_text
+from ..text import fmt_ci, fmt_int, fmt_number, fmt_percent, html_escape, plural, suppressed_text
 
 __all__ = [
     "CHANGE_WORDS",
     "COMPARISON_WORDS",
+    "MAP_MAX_SECTORS",
     "SECONDARY",
     "TREND_WORDS",
     "breakdown_frame",
@@ -60,7 +65,11 @@ __all__ = [
     "response_status",
     "response_table",
     "rows_for",
+    "sector_summary",
+    "sector_ties_frame",
+    "sector_ties_table",
     "shown_groups",
+    "strongest_links",
     "trend_figure",
     "trend_frame",
     "trend_table",
@@ -78,6 +87,7 @@ TREND_WORDS = {"significantly improving": "Improving", "significantly declining"
 COMPARISON_WORDS = {"above": "Higher than peers", "in line": "In line with peers",
                     "below": "Lower than peers"}
 SECONDARY = "not shown, to protect a smaller group"
+_TEXT_PATH = TextToPath()
 _PEER_COLUMNS = ("peer_n", "peer_worst", "peer_lower_quartile", "peer_median",
                  "peer_upper_quartile", "peer_best", "comparison")
 
@@ -449,13 +459,19 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
     style = {"strength": (COLOURS["good"], "///", MARKERS["good"]),
              "area to develop": (COLOURS["bad"], "\\\\\\", MARKERS["bad"]),
              "": (COLOURS["grid"], "", MARKERS["neutral"])}
+    words = [fmt_number(v, sign=True) + (f"  {label}" if label else "")
+             for v, label in zip(d, frame["label"], strict=True)]
+    shown = np.isfinite(d) & ~frame["suppressed"].to_numpy()
+    rows = np.flatnonzero(shown)
+    limit, inside = _profile_limits(np.abs(d[rows]), [_text_width(words[i], 8.5) for i in rows])
+    inside_rows = dict(zip(rows, inside, strict=True))
     with figure(7.4, 0.48 * n_rows + 1.3) as (fig, ax):
         ax.set_axisbelow(True)
-        limit = max(0.45, float(np.nanmax(np.abs(d))) + 0.1) if np.isfinite(d).any() else 0.45
         ax.axvspan(-0.2, 0.2, color=COLOURS["band"], zorder=0, lw=0)
         ax.axvline(0, color=COLOURS["ink"], lw=0.8, zorder=1)
-        for yi, row in zip(y, frame.itertuples(), strict=True):
-            if row.suppressed or np.isnan(row.d):
+        pad = _PROFILE_PAD * 2 * limit / _PROFILE_WIDTH  # inches to data units
+        for i, (yi, row) in enumerate(zip(y, frame.itertuples(), strict=True)):
+            if not shown[i]:
                 ax.text(0, yi, suppressed_text(data.threshold) if row.suppressed
                         else "no peer comparison", ha="center", va="center", fontsize=9,
                         color=COLOURS["muted"], style="italic")
@@ -464,12 +480,17 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
             ax.barh(yi, row.d, height=0.6, color=colour, hatch=hatch,
                     edgecolor=COLOURS["ink"] if row.label else COLOURS["muted"], lw=0.6,
                     zorder=2)
-            words = f"{fmt_number(row.d, sign=True)}" + (f"  {row.label}" if row.label else "")
-            pad = 0.03 * limit
-            ax.text(row.d + (pad if row.d >= 0 else -pad), yi, words,
-                    ha="left" if row.d >= 0 else "right", va="center", fontsize=8.5,
-                    color=COLOURS["ink"], zorder=3)
-        limit += 0.75  # room for the value and label at the end of the longest bar
+            # Beyond the bar's end when there is room before the axis edge; otherwise inside
+            # it, on a white box (ink on white whatever the bar's colour and hatching).
+            side = 1.0 if row.d >= 0 else -1.0
+            if inside_rows[i]:
+                ax.text(row.d - side * pad, yi, words[i], ha="right" if side > 0 else "left",
+                        va="center", fontsize=8.5, color=COLOURS["ink"], zorder=3,
+                        bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
+                              "edgecolor": "none"})
+            else:
+                ax.text(row.d + side * pad, yi, words[i], ha="left" if side > 0 else "right",
+                        va="center", fontsize=8.5, color=COLOURS["ink"], zorder=3)
         ax.set_xlim(-limit, limit)
         ax.set_yticks(y, [_wrap(n, 30) for n in frame["name"]], fontsize=9)
         ax.set_ylim(-0.7, n_rows - 0.3)
@@ -494,6 +515,59 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
         return figure_output(fig, alt=alt, data=frame[["characteristic", "name", "mean",
                                                        "peer_median", "deviation", "d",
                                                        "label", "suppressed"]])
+
+
+#: Width of the profile's plotting area, the gap between a bar and its label and the margin
+#: kept free at the plot's edges, in inches (the layout is fixed: see ``_fixed_layout``).
+_PROFILE_WIDTH = 7.4 - 2.45 - 0.15
+_PROFILE_PAD = 0.05
+_PROFILE_EDGE = 0.08
+
+
+@lru_cache(maxsize=512)
+def _text_width(text: str, size: float) -> float:
+    """Width in inches of one line of text in the house font (measured, not drawn)."""
+    width, _, _ = _TEXT_PATH.get_text_width_height_descent(
+        _plain(text), FontProperties(family=rc["font.family"], size=size), ismath=False)
+    return width / 72
+
+
+def _profile_limits(lengths: np.ndarray, widths: Sequence[float]) -> tuple[float, list[bool]]:
+    """The x-limit (the axis runs from -limit to +limit) and, per bar, whether its value label
+    goes inside the bar's end rather than beyond it, so that no label runs off the plot into
+    the axis labels.
+
+    ``lengths`` are the bars' absolute lengths, ``widths`` their labels' widths in inches. A
+    label goes beyond its bar's end when it fits between the end and the plot's edge, else
+    inside the bar when the bar is long enough to hold it. The limit is the smallest of the
+    default (a little beyond the longest bar) and the limits that let each label fit beyond
+    its bar for which every label fits one way or the other; the largest of them always works.
+    """
+    half = _PROFILE_WIDTH / 2
+    base = max(0.45, float(lengths.max()) + 0.1) if len(lengths) else 0.45
+
+    def placement(limit: float) -> list[bool] | None:
+        scale = half / limit  # inches per unit
+        sides = []
+        for length, width in zip(lengths, widths, strict=True):
+            bar = length * scale
+            if bar + _PROFILE_PAD + width <= half - _PROFILE_EDGE:
+                sides.append(False)
+            elif width + 2 * _PROFILE_PAD <= bar:
+                sides.append(True)
+            else:
+                return None
+        return sides
+
+    room = [half - _PROFILE_EDGE - _PROFILE_PAD - w for w in widths]
+    candidates = sorted({base, *(length * half / r for length, r in zip(lengths, room,
+                                                                        strict=True)
+                                 if r > 0 and length * half / r > base)})
+    for limit in candidates:
+        sides = placement(limit)
+        if sides is not None:
+            return limit, sides
+    return candidates[-1], [True] * len(lengths)  # only when a label is wider than half
 
 
 def _profile_alt(frame: pd.DataFrame, threshold: int) -> str:
@@ -1033,106 +1107,349 @@ def _network_peers(data: ReportData, wave: str) -> dict[str, float]:
     return peer
 
 
+_SECTOR_TIES = ("wave_id", "collaboration_id", "sector_a", "sector_a_label", "sector_b",
+                "sector_b_label", "n_organisations_a", "n_organisations_b", "n_ties",
+                "n_possible_ties", "density")
+#: The connection map's ellipse (half-width, half-height) and the key's height, in inches.
+_MAP_RADII = (1.65, 1.1)
+_MAP_KEY = 0.62
+#: More sectors than this are drawn as a grid: a map's lines would cross into a tangle.
+MAP_MAX_SECTORS = 5
+_MAP_WIDTH = 7.4
+_MAP_FONT = 8.5
+
+
+@_memo
+def sector_ties_frame(data: ReportData, collaboration: str, wave: str) -> pd.DataFrame:
+    """Connections between and within the sectors of the collaboration's partners: the rows of
+    the benchmark table ``sector_ties`` for one collaboration and wave (one per ordered pair of
+    sectors; the diagonal counts connections within a sector), with the sectors' labels, in
+    the order of the instrument's sector options.
+
+    Empty when the table is absent (a workspace analysed before it existed), when the network
+    is not shown (fewer respondents than the threshold, or no answers) or when its connections
+    are not known.
+    """
+    rows = rows_for(data, "sector_ties", collaboration, wave)
+    if not len(rows) or not network_frame(data, collaboration, wave)["known"]:
+        return pd.DataFrame(columns=list(_SECTOR_TIES))
+    labels = option_labels(data, wave, "sector")
+    for side in ("a", "b"):
+        rows[f"sector_{side}"] = rows[f"sector_{side}"].astype(str)
+        rows[f"sector_{side}_label"] = [labels.get(s, s) for s in rows[f"sector_{side}"]]
+    for column in ("n_organisations_a", "n_organisations_b", "n_ties", "n_possible_ties"):
+        rows[column] = pd.to_numeric(rows[column], errors="coerce").astype(int)
+    rows["density"] = pd.to_numeric(rows["density"], errors="coerce").astype(float)
+    order = {s: k for k, s in enumerate(labels)}
+    key = {s: (order.get(s, len(order)), s) for s in set(rows["sector_a"]) | set(rows["sector_b"])}
+    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: (key[rows["sector_a"].iat[i]],
+                                                            key[rows["sector_b"].iat[i]]))]
+    return rows[list(_SECTOR_TIES)].reset_index(drop=True)
+
+
+@_memo
+def sector_summary(data: ReportData, collaboration: str, wave: str) -> dict[str, Any]:
+    """The connections between sectors of :func:`sector_ties_frame` summed up: ``ties`` (that
+    frame), ``sectors`` (one row per sector, in order: ``sector``, ``label``,
+    ``organisations``, ``within``, ``within_possible``, ``within_density``), ``pairs`` (each
+    pair of different sectors once, in order), the numbers of connections ``cross`` (across
+    sectors), ``within`` and ``total``, and the ``strongest`` pair(s) across sectors."""
+    ties = sector_ties_frame(data, collaboration, wave)
+    a, b = ties["sector_a"].to_numpy(), ties["sector_b"].to_numpy()
+    diagonal = a == b
+    within = ties[diagonal]
+    sectors = pd.DataFrame({"sector": within["sector_a"].to_numpy(),
+                            "label": within["sector_a_label"].to_numpy(),
+                            "organisations": within["n_organisations_a"].to_numpy(),
+                            "within": within["n_ties"].to_numpy(),
+                            "within_possible": within["n_possible_ties"].to_numpy(),
+                            "within_density": within["density"].to_numpy()})
+    position = {s: k for k, s in enumerate(sectors["sector"])}
+    upper = np.array([position[x] < position[y] for x, y in zip(a, b, strict=True)], dtype=bool)
+    pairs = ties[upper].reset_index(drop=True)
+    cross, inside = int(pairs["n_ties"].sum()), int(sectors["within"].sum())
+    strongest = pairs[pairs["n_ties"] == pairs["n_ties"].max()] if cross else pairs.iloc[0:0]
+    return {"ties": ties, "sectors": sectors, "pairs": pairs, "cross": cross,
+            "within": inside, "total": cross + inside, "strongest": strongest}
+
+
 def network_figure(data: ReportData, *, collaboration: str, wave: str) -> FigureOutput:
-    """The connection map: partner organisations by sector (with and without a connection
-    named), and the share of connections that cross sectors against what it would be if
-    connections ignored sector, and against peers."""
-    net = network_frame(data, collaboration, wave)
-    partners = net["partners"]
-    m, peer = net["measures"], net["peer"]
-    sectors = option_labels(data, wave, "sector")
-    order = [s for s in sectors if s in set(partners["sector"])]
-    order += sorted(set(partners["sector"]) - set(order))
-    counts = pd.DataFrame({
-        "sector": order, "sector_label": [sectors.get(s, s) for s in order],
-        "organisations": [int((partners["sector"] == s).sum()) for s in order],
-        "connected": [int(((partners["sector"] == s) & (partners["connected"] == True)).sum())  # noqa: E712
-                      if net["known"] else np.nan for s in order]})
-    counts["not_connected"] = counts["organisations"] - counts["connected"]
-    with figure(7.6, max(2.6, 0.42 * len(order) + 1.6), ncols=2,
-                width_ratios=[1.25, 1]) as (fig, (left, right)):
-        y = np.arange(len(order))[::-1].astype(float)
-        if net["known"]:
-            left.barh(y, counts["connected"], height=0.6, color=COLOURS["focus"],
-                      edgecolor=COLOURS["ink"], lw=0.6, label="Connected to another partner")
-            left.barh(y, counts["not_connected"], left=counts["connected"], height=0.6,
-                      color="white", hatch="///", edgecolor=COLOURS["muted"], lw=0.6,
-                      label="No connection named")
+    """The connection map between the sectors of the partner organisations.
+
+    Up to :data:`MAP_MAX_SECTORS` sectors: the sectors on an ellipse, each a circle sized and
+    numbered by its organisations and labelled with the connections within it, and a line
+    between two sectors as wide as, and labelled with, the number of connections between their
+    organisations. More sectors (where lines would cross into a tangle): a sector x sector grid
+    with the connections and density written in each cell, darker for a higher density.
+    """
+    summary = sector_summary(data, collaboration, wave)
+    n = len(summary["sectors"])
+    if n == 0:
+        with figure(_MAP_WIDTH, 0.6) as (fig, ax):
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, "No connections between sectors to show for this wave.",
+                    ha="center", va="center", fontsize=9, color=COLOURS["muted"],
+                    style="italic", transform=ax.transAxes)
+            return figure_output(fig, alt="No connections between sectors are shown for this "
+                                 "wave.", data=summary["ties"])
+    draw = _sector_map if n <= MAP_MAX_SECTORS else _sector_grid
+    return draw(summary)
+
+
+def _sector_map(summary: dict[str, Any]) -> FigureOutput:
+    sectors, pairs = summary["sectors"], summary["pairs"]
+    n = len(sectors)
+    start = 90.0 if n % 2 else 90.0 - 180.0 / n  # even: no node at the top or the bottom
+    angles = np.deg2rad(start - 360.0 * np.arange(n) / n)
+    rx, ry = _MAP_RADII if n > 1 else (0.0, 0.0)
+    x, y = rx * np.cos(angles), ry * np.sin(angles)
+    size = sectors["organisations"].to_numpy(dtype=float)
+    radius = 0.11 + 0.14 * np.sqrt(size / size.max())
+    labels, boxes = [], []
+    for k, s in enumerate(sectors.itertuples()):
+        lines = [*_wrap(s.label, 22).split("\n"), plural(int(s.organisations), "organisation")]
+        if s.organisations > 1:
+            lines.append(plural(int(s.within), "connection") + " within")
+        width = max(_text_width(line, _MAP_FONT) for line in lines)
+        height = len(lines) * _MAP_FONT * 1.2 / 72
+        dx, dy = np.cos(angles[k]), np.sin(angles[k])
+        lx, ly = x[k] + dx * (radius[k] + 0.08), y[k] + dy * (radius[k] + 0.08)
+        ha = "left" if dx > 0.3 else "right" if dx < -0.3 else "center"
+        va = "bottom" if dy > 0.3 else "top" if dy < -0.3 else "center"
+        left = {"left": lx, "right": lx - width, "center": lx - width / 2}[ha]
+        bottom = {"bottom": ly, "top": ly - height, "center": ly - height / 2}[va]
+        labels.append((lx, ly, "\n".join(lines), ha, va))
+        boxes.append((left, bottom, left + width, bottom + height))
+    low = min(min(b[1] for b in boxes), float((y - radius).min())) - 0.1
+    high = max(max(b[3] for b in boxes), float((y + radius).max())) + 0.1
+    height = high - low + _MAP_KEY
+    with figure(_MAP_WIDTH, height) as (fig, ax):
+        fig.set_layout_engine(None)
+        ax.set_position([0, _MAP_KEY / height, 1, 1 - _MAP_KEY / height])
+        ax.set_xlim(-_MAP_WIDTH / 2, _MAP_WIDTH / 2)
+        ax.set_ylim(low, high)  # one data unit is one inch either way
+        ax.set_axis_off()
+        position = {s: k for k, s in enumerate(sectors["sector"])}
+        placed: list[tuple[float, float, float, float]] = []
+        obstacles = [(x[k] - radius[k], y[k] - radius[k], x[k] + radius[k], y[k] + radius[k])
+                     for k in range(n)]
+        linked = pairs[pairs["n_ties"] > 0].sort_values("n_ties", ascending=False,
+                                                          kind="stable")
+        ends = [(position[a], position[b]) for a, b in zip(linked["sector_a"],
+                                                           linked["sector_b"], strict=True)]
+        segments = [((x[a], y[a]), (x[b], y[b])) for a, b in ends]
+        for k, p in enumerate(linked.itertuples()):
+            (xa, ya), (xb, yb) = segments[k]
+            # Widths on one scale in every report (more than 8 connections: as wide as 8).
+            ax.plot([xa, xb], [ya, yb], color=COLOURS["muted"], alpha=0.6,
+                    lw=1.0 + 0.8 * min(p.n_ties, 8), solid_capstyle="butt", zorder=1)
+            text = fmt_int(p.n_ties)
+            box = _edge_label_box(segments[k], (_text_width(text, _MAP_FONT) + 0.07) / 2, 0.1,
+                                  [*placed, *obstacles], segments[:k] + segments[k + 1:])
+            placed.append(box)
+            ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, text, ha="center",
+                    va="center", fontsize=_MAP_FONT, color=COLOURS["ink"], zorder=4,
+                    bbox={"boxstyle": "round,pad=0.25", "facecolor": "white",
+                          "edgecolor": COLOURS["muted"], "linewidth": 0.6})
+        for k, s in enumerate(sectors.itertuples()):
+            ax.add_patch(Circle((x[k], y[k]), radius[k], facecolor=COLOURS["focus"],
+                                edgecolor="white", linewidth=1.5, zorder=2))
+            ax.text(x[k], y[k], fmt_int(s.organisations), ha="center", va="center",
+                    fontsize=9, fontweight="bold", color="white", zorder=3)
+            lx, ly, text, ha, va = labels[k]
+            ax.text(lx, ly, text, ha=ha, va=va, fontsize=_MAP_FONT, color=COLOURS["ink"],
+                    linespacing=1.2, zorder=3)
+        fig.text(0.5 / _MAP_WIDTH, 0.08 / height,
+                 "Circle: a sector, sized and numbered by its partner organisations.\n"
+                 "Line: connections named between the organisations of two sectors, wider for "
+                 "more\n(the number is written on it); no line: none named.",
+                 ha="left", va="bottom", fontsize=8, color=COLOURS["muted"], linespacing=1.3)
+        return figure_output(fig, alt=_network_alt(summary, "map"), data=summary["ties"])
+
+
+def _edge_label_box(segment: tuple[tuple[float, float], ...], half_w: float, half_h: float,
+                    taken: list[tuple[float, ...]],
+                    others: list[tuple[tuple[float, float], ...]]) -> tuple[float, ...]:
+    """Where on a line its label goes: the first of a few points along it (the middle first)
+    whose box crosses no other line and overlaps none of the boxes ``taken`` (labels placed,
+    circles), else the point where it overlaps least, so that each number sits on its own
+    line only."""
+    (xa, ya), (xb, yb) = segment
+    best, cost = None, np.inf
+    for t in (0.5, 0.4, 0.6, 0.32, 0.68, 0.45, 0.55, 0.26, 0.74, 0.2, 0.8):
+        cx, cy = xa + t * (xb - xa), ya + t * (yb - ya)
+        box = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+        overlap = (sum(_overlap(box, o) for o in taken)
+                   + 0.05 * sum(_crosses(box, *o) for o in others))
+        if overlap < cost:
+            best, cost = box, overlap
+        if overlap == 0:
+            break
+    return best
+
+
+def _crosses(box: tuple[float, ...], p: tuple[float, float], q: tuple[float, float]) -> bool:
+    """Whether the segment from ``p`` to ``q`` passes through a box (Liang-Barsky clipping)."""
+    low, high = 0.0, 1.0
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    for step, room in ((-dx, p[0] - box[0]), (dx, box[2] - p[0]), (-dy, p[1] - box[1]),
+                       (dy, box[3] - p[1])):
+        if step == 0:
+            if room < 0:
+                return False
+            continue
+        t = room / step
+        if step < 0:
+            low = max(low, t)
         else:
-            left.barh(y, counts["organisations"], height=0.6, color=COLOURS["grid"],
-                      edgecolor=COLOURS["muted"], lw=0.6, label="Partner organisations")
-        left.set_yticks(y, [_wrap(s, 22) for s in counts["sector_label"]], fontsize=8.5)
-        left.set_xlabel("Partner organisations", fontsize=8.5)
-        left.xaxis.get_major_locator().set_params(integer=True)
-        left.grid(axis="y", visible=False)
-        left.tick_params(axis="y", length=0)
-        left.set_title("Partners by sector", fontsize=9.5, loc="left")
-        rows = [("Density", "density", None), ("Cross-sector\nshare", "cross_sector_share",
-                                               "cross_sector_share_expected")]
-        ry = np.array([1.0, 0.0])
-        for yi, (_, key, expected) in zip(ry, rows, strict=True):
-            if not np.isnan(m[key]):
-                right.scatter(m[key], yi - 0.12, marker=MARKERS["focus"], s=55,
-                              color=COLOURS["focus"], edgecolors="white", zorder=3)
-                right.text(m[key], yi - 0.32, fmt_percent(m[key]), ha="center", va="top",
-                           fontsize=8, color=COLOURS["focus"])
-            if not np.isnan(peer.get(key, np.nan)):
-                right.scatter(peer[key], yi + 0.12, marker=MARKERS["peer"], s=40,
-                              color=COLOURS["peer"], edgecolors=COLOURS["ink"],
-                              linewidths=0.6, zorder=3)
-            if expected and not np.isnan(m[expected]):
-                right.scatter(m[expected], yi, marker="|", s=260, color=COLOURS["ink"],
-                              linewidths=1.6, zorder=2)
-        right.set_yticks(ry, [r[0] for r in rows], fontsize=8.5)
-        right.set_xlim(-0.02, 1.05)
-        right.set_ylim(-0.7, 1.6)
-        right.set_xticks([0, 0.5, 1], ["0%", "50%", "100%"])
-        right.grid(axis="y", visible=False)
-        right.tick_params(axis="y", length=0)
-        right.set_title("How connected", fontsize=9.5, loc="left")
-        if not net["known"]:
-            right.text(0.5, 0.5, "not available" if not net["suppressed"]
-                       else suppressed_text(data.threshold), ha="center", va="center",
-                       fontsize=8.5, color=COLOURS["muted"], style="italic",
-                       transform=right.transAxes)
-        bars = left.get_legend_handles_labels()[0]
-        fig.legend(handles=[
-            *bars,
-            Line2D([], [], color="none", marker=MARKERS["focus"], markersize=7,
-                   markerfacecolor=COLOURS["focus"], markeredgecolor="white",
-                   label="This collaboration"),
-            Line2D([], [], color="none", marker=MARKERS["peer"], markersize=6,
-                   markerfacecolor=COLOURS["peer"], markeredgecolor=COLOURS["ink"],
-                   label="Peer median"),
-            Line2D([], [], color="none", marker="|", markersize=11, markeredgewidth=1.6,
-                   markeredgecolor=COLOURS["ink"], label="If connections ignored sector"),
-        ], loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=3, fontsize=8)
-        width, height = fig.get_size_inches()
-        fig.set_layout_engine(None)  # no engine: one draw instead of two
-        bottom, top = 1.05 / height, 1 - 0.3 / height
-        left.set_position([1.6 / width, bottom, 2.9 / width, top - bottom])
-        right.set_position([5.5 / width, bottom, 1.9 / width, top - bottom])
-        for ax in (left, right):
-            ax.set_axisbelow(True)
-        alt = _network_alt(net, counts)
-        frame = counts.assign(**{f"collaboration_{k}": v for k, v in m.items()},
-                              **{f"peer_median_{k}": v for k, v in peer.items()})
-        return figure_output(fig, alt=alt, data=frame)
+            high = min(high, t)
+        if low > high:
+            return False
+    return True
 
 
-def _network_alt(net: dict[str, Any], counts: pd.DataFrame) -> str:
-    m = net["measures"]
-    base = (f"Two charts. Left: the collaboration's {fmt_int(m['n_organisations'])} partner "
-            f"organisations by sector ({'; '.join(f'{r.sector_label} {r.organisations}' for r in counts.itertuples())})")
-    if not net["known"]:
-        return base + ". Connections between partners are not shown for this wave."
-    base += ", split into those named as working with another partner and those not."
-    base += (f" Right: {fmt_percent(m['density'])} of possible connections between partners "
-             f"were named (peer median {fmt_percent(net['peer'].get('density'))}); "
-             f"{fmt_percent(m['cross_sector_share'])} of connections cross sectors, against "
-             f"{fmt_percent(m['cross_sector_share_expected'])} if connections ignored sector "
-             f"(peer median {fmt_percent(net['peer'].get('cross_sector_share'))}).")
-    return base
+def _sector_grid(summary: dict[str, Any]) -> FigureOutput:
+    sectors = summary["sectors"]
+    n = len(sectors)
+    names = [_plain(s) for s in sectors["label"]]
+    longest = max(_text_width(s, _MAP_FONT) for s in names)
+    left, bottom = 0.2 + longest, 0.2 + 0.65 * longest  # column labels at 40 degrees
+    cell = min(0.52, (_MAP_WIDTH - left - 0.3) / n)
+    width, height = max(left + n * cell + 0.3, 5.0), bottom + n * cell + 0.2
+    position = {s: k for k, s in enumerate(sectors["sector"])}
+    cmap = matplotlib.colormaps[SEQUENTIAL]
+    with figure(width, height) as (fig, ax):
+        fig.set_layout_engine(None)
+        ax.set_position([left / width, bottom / height, n * cell / width, n * cell / height])
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.set_axis_off()
+        shaded, hatched = [], []
+        colours = []
+        for r in summary["ties"].itertuples():
+            i, j = position[r.sector_a], position[r.sector_b]
+            if j > i:  # symmetric: the lower triangle and the diagonal say it all
+                continue
+            if r.n_possible_ties == 0 or np.isnan(r.density):
+                hatched.append(Rectangle((j - 0.5, i - 0.5), 1, 1))
+                ax.text(j, i, "none\npossible", ha="center", va="center", fontsize=7,
+                        color=COLOURS["muted"])
+                continue
+            colour = cmap(0.08 + 0.8 * float(r.density))
+            shaded.append(Rectangle((j - 0.5, i - 0.5), 1, 1))
+            colours.append(colour)
+            ax.text(j, i, f"{fmt_int(r.n_ties)}\n{fmt_percent(r.density)}", ha="center",
+                    va="center", fontsize=_MAP_FONT - 0.5, linespacing=1.15,
+                    color=_ink_on(colour))
+        # Collections, not one patch per cell: one artist each, and no data limits to update.
+        ax.add_collection(PatchCollection(shaded, facecolors=colours, edgecolors="white",
+                                          linewidths=1.2, zorder=1), autolim=False)
+        ax.add_collection(PatchCollection(hatched, facecolors="white",
+                                          edgecolors=COLOURS["grid"], hatch="///",
+                                          linewidths=0.6, zorder=1), autolim=False)
+        ax.add_collection(PatchCollection(  # the diagonal (within a sector) outlined
+            [Rectangle((k - 0.46, k - 0.46), 0.92, 0.92) for k in range(n)], facecolors="none",
+            edgecolors=COLOURS["ink"], linewidths=1.0, zorder=3), autolim=False)
+        for k, name in enumerate(names):  # text, not ticks: a tick is four artists
+            ax.text(-0.62, k, name, ha="right", va="center", fontsize=_MAP_FONT,
+                    color=COLOURS["ink"])
+            ax.text(k + 0.1, n - 0.38, name, ha="right", va="top", rotation=40,
+                    rotation_mode="anchor", fontsize=_MAP_FONT, color=COLOURS["ink"])
+        fig.text((left + n * cell) / width, (bottom + n * cell) / height,
+                 "Each cell: connections named\nbetween the two sectors, and\nthe share of "
+                 "those possible\n(density; darker is higher).\nOutlined, on the diagonal:\n"
+                 "within the sector.", ha="right", va="top", fontsize=8, color=COLOURS["muted"],
+                 linespacing=1.3)
+        return figure_output(fig, alt=_network_alt(summary, "grid"), data=summary["ties"])
+
+
+def _ink_on(colour: tuple[float, ...]) -> str:
+    """Ink or white, whichever contrasts more with a background colour (WCAG luminance)."""
+    channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in colour[:3]]
+    luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    # Against white (1.0) and against ink (luminance about 0.011).
+    return "white" if (1.05 / (luminance + 0.05)) > ((luminance + 0.05) / 0.061) else \
+        COLOURS["ink"]
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Area shared by two boxes (left, bottom, right, top)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return max(width, 0.0) * max(height, 0.0)
+
+
+def _network_alt(summary: dict[str, Any], kind: str) -> str:
+    sectors, pairs = summary["sectors"], summary["pairs"]
+    each = ("each a circle sized by its organisations" if kind == "map"
+            else "as a grid of sector pairs, each cell giving the connections named and their "
+            "density")
+    text = (f"Connection map of the {plural(len(sectors), 'sector')} of the partner "
+            f"organisations, {each}: " + "; ".join(
+                f"{s.label}, {plural(int(s.organisations), 'organisation')}"
+                + (f" and {plural(int(s.within), 'connection')} within"
+                   if s.organisations > 1 else "") for s in sectors.itertuples()) + ".")
+    if not summary["cross"]:
+        return text + (" No connection crosses sectors." if len(sectors) > 1 else "")
+    linked = pairs[pairs["n_ties"] > 0].sort_values("n_ties", ascending=False, kind="stable")
+    text += (" Connections between sectors, most first: " if kind == "grid" else
+             " Lines join sectors whose organisations named each other, wider for more "
+             "connections: ") + "; ".join(
+        f"{p.sector_a_label} – {p.sector_b_label}: {fmt_int(p.n_ties)}"
+        for p in linked.head(6).itertuples())
+    text += (f"; and {plural(len(linked) - 6, 'more pair')} (see the table)." if len(linked) > 6
+             else ".")
+    text += f" {strongest_links(summary)[0].upper()}{strongest_links(summary)[1:]}."
+    return text + (f" {fmt_int(summary['cross'])} of the {fmt_int(summary['total'])} "
+                   f"connections ({fmt_percent(summary['cross'] / summary['total'])}) cross "
+                   "sectors.")
+
+
+def strongest_links(summary: dict[str, Any], escape: Any = str) -> str:
+    """Words for the strongest link(s) across sectors of a :func:`sector_summary` (sector
+    labels passed through ``escape``), e.g. "the strongest link across sectors is between
+    Housing and Education (7 of 8 possible connections)"; empty when no connection crosses
+    sectors."""
+    strongest = summary["strongest"]
+    if not len(strongest):
+        return ""
+    n = int(strongest["n_ties"].iloc[0])
+    pairs = [f"{escape(a)} and {escape(b)}" for a, b in zip(
+        strongest["sector_a_label"], strongest["sector_b_label"], strict=True)]
+    if len(pairs) == 1:
+        return (f"the strongest link across sectors is between {pairs[0]} ({fmt_int(n)} of "
+                f"{fmt_int(strongest['n_possible_ties'].iloc[0])} possible connections)")
+    if len(pairs) <= 3:
+        return (f"the strongest links across sectors, {plural(n, 'connection')} each, are "
+                f"between {'; '.join(pairs)}")
+    return (f"{len(pairs)} pairs of sectors share the most connections across sectors, "
+            f"{plural(n, 'connection')} each")
+
+
+def sector_ties_table(data: ReportData, *, collaboration: str, wave: str) -> TableOutput:
+    """Connections named between each pair of sectors and within each sector, of those
+    possible, and their density."""
+    summary = sector_summary(data, collaboration, wave)
+    sectors, pairs = summary["sectors"], summary["pairs"]
+    records = [{"sectors": f"{s.label} (within the sector)", "organisations":
+                fmt_int(s.organisations), "n_ties": s.within,
+                "n_possible_ties": s.within_possible, "density": s.within_density}
+               for s in sectors.itertuples()]
+    records += [{"sectors": f"{p.sector_a_label} – {p.sector_b_label}",
+                 "organisations": f"{fmt_int(p.n_organisations_a)} and "
+                                  f"{fmt_int(p.n_organisations_b)}",
+                 "n_ties": p.n_ties, "n_possible_ties": p.n_possible_ties, "density": p.density}
+                for p in pairs.itertuples()]
+    frame = pd.DataFrame(records, columns=["sectors", "organisations", "n_ties",
+                                           "n_possible_ties", "density"])
+    return table_output(frame, [
+        Column("sectors", "Sectors"),
+        Column("organisations", "Partner organisations", str, numeric=True),
+        Column("n_ties", "Connections named", fmt_int, numeric=True),
+        Column("n_possible_ties", "Possible connections", fmt_int, numeric=True),
+        Column("density", "Density", lambda v: fmt_percent(v, missing="none possible"),
+               numeric=True),
+    ], data=summary["ties"])
 
 
 def network_table(data: ReportData, *, collaboration: str, wave: str) -> TableOutput:
