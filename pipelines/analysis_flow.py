@@ -1,4 +1,11 @@
-"""Flow: psychometrics and benchmark tables for a programme, written as Parquet files."""
+"""Flows: the instrument's psychometrics and the benchmark tables for a wave.
+
+Both analyse every stored wave up to and including ``wave`` (change over time needs the
+earlier waves, invariance compares them) and write their tables under ``tables/``. The
+computations are cached on the wave's content fingerprint (stored exports, programme,
+instrument, library code: :mod:`pipelines.fingerprint`), so re-running an unchanged wave
+reads the results back instead of recomputing them.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +13,106 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, task
+from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 from collab_stats.benchmarking import ProgrammeBenchmark, benchmark_programme
-from collab_stats.instrument import InstrumentFamily
-from collab_stats.programme import Programme
+from collab_stats.errors import CollabStatsError
 from collab_stats.psychometrics import ProgrammePsychometrics, programme_psychometrics
 from collab_stats.schema import SurveyData
 
 from .files import write_parquet_tables
+from .fingerprint import wave_fingerprint
+from .retry import IO_RETRIES
 from .store import WaveStore
+from .workspace import Workspace
+
+CACHED = {"cache_policy": INPUTS + TASK_SOURCE, "persist_result": True}
 
 
-@task
-def check_reliability(data: SurveyData, family: InstrumentFamily) -> ProgrammePsychometrics:
+def stored_waves_through(ws: Workspace, wave: str, waves: list[str]) -> list[str]:
+    """The stored waves up to and including ``wave``, in programme order."""
+    stored = set(WaveStore(ws.store).status()["wave_id"].astype(str)) \
+        if (ws.store / "manifest.json").exists() else set()
+    if wave not in stored:
+        raise CollabStatsError(f"wave {wave!r} has no stored data in {ws.store}: ingest its "
+                               "exports first (drop them in the inbox, or `collab ingest`)")
+    return [w for w in waves[: waves.index(wave) + 1] if w in stored]
+
+
+@task(name="fingerprint-wave")
+def fingerprint(workspace: Path, wave: str) -> str:
+    ws = Workspace.at(workspace)
+    programme, _ = ws.load()
+    return wave_fingerprint(ws, wave, list(programme.wave_ids))
+
+
+def _load(workspace: Path, wave: str):
+    ws = Workspace.at(workspace)
+    programme, family = ws.load()
+    waves = stored_waves_through(ws, wave, list(programme.wave_ids))
+    return programme, family, WaveStore(ws.store).load(waves)
+
+
+@task(name="compute-psychometrics", **CACHED)
+def compute_psychometrics(workspace: Path, wave: str, key: str) -> ProgrammePsychometrics:
+    """Reliability, factor structure, invariance and aggregation through ``wave``
+    (``key``: the content fingerprint the cache is keyed on)."""
+    _, family, data = _load(workspace, wave)
     return programme_psychometrics(data, family)
 
 
-@task
-def benchmark(data: SurveyData, family: InstrumentFamily, programme: Programme,
-              invariance_supported: bool) -> ProgrammeBenchmark:
-    return benchmark_programme(data, family, programme, invariance_supported=invariance_supported)
+@task(name="compute-benchmark", **CACHED)
+def compute_benchmark(workspace: Path, wave: str, key: str,
+                      invariance_supported: bool | None) -> ProgrammeBenchmark:
+    """Every benchmark table through ``wave``, with disclosure control."""
+    programme, family, data = _load(workspace, wave)
+    return benchmark_programme(data, family, programme,
+                               invariance_supported=invariance_supported)
 
 
-@task(retries=2, retry_delay_seconds=1)
-def summarise_ingest(store_root: Path) -> dict[str, pd.DataFrame]:
-    return WaveStore(store_root).ingest_tables()
-
-
-@task(retries=2, retry_delay_seconds=1)
+@task(name="write-tables", **IO_RETRIES)
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     return write_parquet_tables(tables, folder)
 
 
-@flow(name="analyse-programme")
-def analyse_programme_flow(data: SurveyData, family: InstrumentFamily, programme: Programme,
-                           output_dir: Path, store_root: Path | None = None) -> dict:
-    """Reliability, factor structure, invariance and the benchmark tables, written to
-    ``output_dir/tables/psychometrics`` and ``output_dir/tables/benchmark`` (and, given the
-    wave store, its sources and quarantine counts to ``output_dir/tables/ingest``)."""
-    psychometrics = check_reliability(data, family)
-    scalar = None
-    if len(psychometrics.invariance):
-        scalar = bool(psychometrics.invariance.set_index("level").loc["scalar", "supported"])
-    tables = benchmark(data, family, programme, scalar)
-    files = write_tables(psychometrics.tables(), output_dir / "tables" / "psychometrics")
-    files += write_tables(tables.tables(), output_dir / "tables" / "benchmark")
-    if store_root is not None:
-        files += write_tables(summarise_ingest(store_root), output_dir / "tables" / "ingest")
-    return {"psychometrics": psychometrics, "benchmark": tables, "files": files}
+@task(name="summarise-ingest", **IO_RETRIES)
+def summarise_ingest(store_root: Path) -> dict[str, pd.DataFrame]:
+    return WaveStore(store_root).ingest_tables()
+
+
+@flow(name="check-reliability", flow_run_name="reliability-{wave}")
+def check_reliability(workspace: Path, wave: str) -> ProgrammePsychometrics:
+    """Psychometrics through ``wave``, written to ``tables/psychometrics``."""
+    ws = Workspace.at(workspace)
+    result = compute_psychometrics(ws.root, wave, fingerprint(ws.root, wave))
+    write_tables(result.tables(), ws.tables / "psychometrics")
+    return result
+
+
+@flow(name="benchmark-wave", flow_run_name="benchmark-{wave}")
+def benchmark_wave(workspace: Path, wave: str,
+                   invariance_supported: bool | None = None) -> ProgrammeBenchmark:
+    """Benchmark tables through ``wave`` (``invariance_supported``: whether scalar
+    invariance holds, from :func:`check_reliability`; None: not known), written to
+    ``tables/benchmark``, with the ingest summary in ``tables/ingest``."""
+    ws = Workspace.at(workspace)
+    result = compute_benchmark(ws.root, wave, fingerprint(ws.root, wave), invariance_supported)
+    write_tables(result.tables(), ws.tables / "benchmark")
+    write_tables(summarise_ingest(ws.store), ws.tables / "ingest")
+    return result
+
+
+def scalar_invariance(psychometrics: ProgrammePsychometrics) -> bool | None:
+    """Whether scalar invariance across waves is supported (None: not tested)."""
+    table = psychometrics.invariance
+    if not len(table):
+        return None
+    return bool(table.set_index("level").loc["scalar", "supported"])
+
+
+def analyse_survey(data: SurveyData, family, programme):
+    """Psychometrics and benchmark for data in memory (the benchmark's direct path)."""
+    psychometrics = programme_psychometrics(data, family)
+    benchmark = benchmark_programme(data, family, programme,
+                                    invariance_supported=scalar_invariance(psychometrics))
+    return psychometrics, benchmark

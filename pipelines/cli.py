@@ -149,32 +149,23 @@ def run_demo(args: argparse.Namespace) -> int:
     home = configure(output)
     _say(f"Embedded Prefect (home {home}); starting a temporary local server...")
     started = time.perf_counter()
-    from .analysis_flow import analyse_programme_flow
+    from .flows import run_programme
     from .simulate_flow import simulate_programme_flow
 
     result = simulate_programme_flow(output_dir=output, seed=args.seed,
                                      n_collaborations=args.collaborations, n_waves=args.waves)
-    sim = result["simulation"]
-    _say("Simulated; ingesting each wave's export into the wave store...")
-    from collab_stats.ingest.pseudonym import create_secret, load_secret
+    _say("Simulated; the exports wait in the inbox. Running the programme: ingest each wave, "
+         "check the instrument, benchmark, build the reports...")
+    run = run_programme(output)
+    ingested = run["ingested"]
+    analysis = {"psychometrics": run["psychometrics"], "benchmark": run["benchmark"],
+                "files": sorted((output / "tables").rglob("*.parquet"))}
+    from reports.site import SiteResult
 
-    from .ingest_flow import ingest_wave
-    from .store import WaveStore
-
-    store_root, secret_path = output / "store", output / "secret.key"
-    secret = (load_secret(secret_path, store=store_root) if secret_path.exists()
-              else create_secret(secret_path, store=store_root))
-    ingested = [row for wave_id, files in result["exports"].items()
-                for row in ingest_wave(wave_id, [files], store_root, sim.instrument,
-                                       sim.programme, secret)]
-    stored = WaveStore(store_root).load()
-    _say("Ingested; now checking the instrument and benchmarking the collaborations...")
-    analysis = analyse_programme_flow(stored, sim.instrument, sim.programme, output,
-                                      store_root)
-    _say("Analysed; now building the report site (notebooks, HTML, PDF, downloads)...")
-    from .report_flow import render_reports_flow
-
-    site = render_reports_flow(output)
+    site_folder = output / "reports"
+    site = SiteResult(folder=site_folder, html=sorted(site_folder.rglob("*.html")),
+                      pdf=sorted((site_folder / "pdf").glob("*.pdf")),
+                      downloads=sorted((site_folder / "downloads").rglob("*.*")))
     programme = result["programme"]
     summary = result["summary"]
     regions = len({c.region for c in programme.collaborations})
@@ -199,8 +190,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print(format_analysis(analysis["psychometrics"], analysis["benchmark"]))
     print()
     n_files = len(result["files"]) + len(analysis["files"])
-    print(f"Written to {output}/: programme.yaml, simulated/ (truth), exports/ (one platform "
-          f"per wave), store/ (the wave store), tables/ ({n_files} files), reports/ "
+    print(f"Written to {output}/: programme.yaml, simulated/ (truth), inbox/processed/ (the "
+          f"exports, one platform per wave), store/ (the wave store), tables/ ({n_files} files), reports/ "
           f"({len(site.html)} HTML reports, {len(site.pdf)} PDF, {len(site.downloads)} "
           f"downloads) in {time.perf_counter() - started:.1f} s.")
     print()

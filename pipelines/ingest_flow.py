@@ -1,4 +1,10 @@
-"""Flow: ingest a wave's export files into the wave store (detect, map, convert, store)."""
+"""Flow: ingest the exports waiting in a workspace's inbox for one wave.
+
+Each export is read (format detected from content), mapped (its ``.mapping.yaml`` beside it,
+or a proposal when every column matches confidently), converted (validated, quarantined with
+reasons, pseudonymised) and stored; then moved to ``inbox/processed/<wave>/``, or to
+``inbox/failed/<wave>/`` with the reason, so that each file is picked up exactly once.
+"""
 
 from __future__ import annotations
 
@@ -7,50 +13,90 @@ from pathlib import Path
 
 from prefect import flow, task
 
+from collab_stats.errors import CollabStatsError, IngestError
 from collab_stats.ingest.convert import ConvertResult, convert_export
 from collab_stats.ingest.detect import read_export
-from collab_stats.ingest.mapping import load_mapping
+from collab_stats.ingest.mapping import load_mapping, propose_mapping
 from collab_stats.ingest.raw import RawExport
 from collab_stats.instrument import InstrumentFamily
 from collab_stats.programme import Programme
 
+from .retry import IO_RETRIES
 from .store import AddResult, WaveStore
+from .workspace import InboxFile, Workspace, find_inbox_files, move_processed
+
+#: Below this confidence a proposed mapping is not used without a person checking it.
+AUTO_CONFIDENCE = 0.85
 
 
-@task(retries=2, retry_delay_seconds=1)
+@task(name="read-export", **IO_RETRIES)
 def read_file(path: Path, dictionary: Path | None = None) -> tuple[RawExport, str]:
     """Read an export (format detected from content) and its SHA-256."""
     options = {"dictionary": dictionary} if dictionary is not None else {}
     return read_export(path, **options), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@task
-def convert(raw: RawExport, mapping_path: Path, family: InstrumentFamily, programme: Programme,
-            wave_id: str, secret: bytes) -> ConvertResult:
-    mapping = load_mapping(mapping_path, family=family)
+@task(name="convert-export")
+def convert(raw: RawExport, mapping_path: Path | None, family: InstrumentFamily,
+            programme: Programme, wave_id: str, secret: bytes) -> ConvertResult:
+    """Map, validate, quarantine and pseudonymise one export."""
+    version = programme.wave(wave_id).instrument_version
+    if mapping_path is not None:
+        mapping = load_mapping(mapping_path, family=family)
+    else:
+        proposal = propose_mapping(raw, family, programme, version=version)
+        table = proposal.table
+        unsure = table[(table["confidence"] < AUTO_CONFIDENCE) & (table["target"] != "drop")]
+        if len(unsure) or proposal.unmatched:
+            raise IngestError(raw.source, f"{len(unsure)} columns match the instrument with "
+                              f"low confidence and {len(proposal.unmatched)} not at all: run "
+                              "`collab mapping propose` on it, check the mapping and put it "
+                              "beside the export as <file>.mapping.yaml")
+        mapping = proposal.mapping
     return convert_export(raw, mapping, family, programme, wave_id=wave_id, secret=secret)
 
 
-@task(retries=2, retry_delay_seconds=1)
+@task(name="store-export", **IO_RETRIES)
 def store_wave(store_root: Path, wave_id: str, raw: RawExport, sha: str, result: ConvertResult,
                instrument_version: str) -> AddResult:
+    """Add the converted rows and the quarantine to the wave store (idempotent by SHA)."""
     return WaveStore(store_root).add(
         wave_id, Path(raw.source).name, sha, result.data, result.quarantine, format=raw.format,
         instrument_version=instrument_version, rows_read=result.report.rows_read)
 
 
-@flow(name="ingest-wave", flow_run_name="ingest-{wave_id}")
-def ingest_wave(wave_id: str, files: list[tuple[Path, Path, Path | None]], store_root: Path,
-                family: InstrumentFamily, programme: Programme, secret: bytes) -> list[dict]:
-    """Ingest ``(export, mapping, REDCap dictionary or None)`` files of one wave."""
-    version = programme.wave(wave_id).instrument_version
-    summaries = []
-    for path, mapping_path, dictionary in files:
-        raw, sha = read_file(path, dictionary)
-        result = convert(raw, mapping_path, family, programme, wave_id, secret)
-        added = store_wave(store_root, wave_id, raw, sha, result, version)
-        report = result.report
-        summaries.append({"file": path.name, "format": raw.format, "status": added.status,
-                          "rows_read": report.rows_read, "accepted": report.rows_accepted,
-                          "quarantined": {k: v for k, v in report.rows_quarantined.items() if v}})
-    return summaries
+def ingest_file(ws: Workspace, item: InboxFile, family: InstrumentFamily,
+                programme: Programme, secret: bytes) -> dict:
+    """Ingest one inbox file and move it on; a failure is recorded, not raised."""
+    try:
+        raw, sha = read_file(item.path, item.dictionary)
+        result = convert(raw, item.mapping, family, programme, item.wave, secret)
+        added = store_wave(ws.store, item.wave, raw, sha, result,
+                           programme.wave(item.wave).instrument_version)
+    except CollabStatsError as exc:
+        move_processed(ws, item, failed=str(exc))
+        return {"file": item.path.name, "wave": item.wave, "format": "", "status": "failed",
+                "rows_read": 0, "accepted": 0, "quarantined": {}, "error": str(exc)}
+    move_processed(ws, item)
+    report = result.report
+    return {"file": item.path.name, "wave": item.wave, "format": raw.format,
+            "status": added.status, "rows_read": report.rows_read,
+            "accepted": report.rows_accepted,
+            "quarantined": {k: v for k, v in report.rows_quarantined.items() if v},
+            "error": ""}
+
+
+@flow(name="ingest-wave", flow_run_name="ingest-{wave}")
+def ingest_wave(workspace: Path, wave: str) -> list[dict]:
+    """Ingest every export of ``wave`` waiting in the workspace's inbox (see the module
+    documentation); returns one summary per file (rows read, accepted, quarantined by
+    reason, status: added / replaced / unchanged / failed)."""
+    ws = Workspace.at(workspace)
+    programme, family = ws.load()
+    if wave not in programme.wave_ids:
+        raise CollabStatsError(f"wave {wave!r} is not in {ws.programme_file} (waves: "
+                               f"{', '.join(programme.wave_ids)})")
+    files, _ = find_inbox_files(ws, list(programme.wave_ids))
+    secret = ws.secret()
+    return [ingest_file(ws, item, family, programme, secret)
+            for item in files if item.wave == wave]

@@ -1,28 +1,121 @@
-"""Flow: the report site (notebooks, HTML, PDF, downloads) from a workspace's tables."""
+"""Flow: the report site (notebooks, HTML, PDF, downloads) from a workspace's tables.
+
+The collaboration reports are independent of each other, so they are where the work can be
+spread out: by default over worker processes on this machine (``workers``); with
+``dask=True`` as one Prefect task per collaboration on a Dask cluster through
+``prefect-dask``'s ``DaskTaskRunner``: a ``LocalCluster`` of worker processes started for the
+run, or an existing scheduler at ``dask_address`` (or the ``COLLAB_DASK_ADDRESS`` setting).
+Either way each report is written by the same function, so the files are identical.
+"""
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.artifacts import create_link_artifact
 
-from reports.data import load_report_data
+from reports.data import ReportData, load_report_data
 from reports.pdf import find_chromium
-from reports.site import SiteResult, build_site
+from reports.site import (
+    SiteResult,
+    build_site,
+    plan_links,
+    write_collaboration_page,
+    write_programme_pages,
+)
+
+from .retry import IO_RETRIES
+from .workspace import Workspace
+
+DASK_ADDRESS_SETTING = "COLLAB_DASK_ADDRESS"
 
 
-@task(retries=1, retry_delay_seconds=2)
-def build_reports(workspace: Path, output: Path, wave: str | None, pdf: bool,
-                  workers: int) -> SiteResult:
-    data = load_report_data(workspace)
-    return build_site(data, output, wave=wave, pdf=pdf, workers=workers)
+@lru_cache(maxsize=2)
+def _report_data(workspace: str, stamp: float) -> ReportData:
+    """The workspace's report data, loaded once per process (and again when the tables
+    change: ``stamp`` is their latest modification time)."""
+    return load_report_data(workspace)
 
 
-@flow(name="render-reports")
-def render_reports_flow(workspace: Path, output: Path | None = None, wave: str | None = None,
-                        pdf: bool | None = None, workers: int = 2) -> SiteResult:
-    """Every report of the programme in ``workspace`` into ``output`` (default
-    ``workspace/reports``); PDF too when Chromium is available (``pdf=None``) or asked."""
+def _tables_stamp(workspace: Path) -> float:
+    return max((p.stat().st_mtime for p in (Workspace.at(workspace).tables).rglob("*.parquet")),
+               default=0.0)
+
+
+def report_data(workspace: Path) -> ReportData:
+    return _report_data(str(Workspace.at(workspace).root), _tables_stamp(workspace))
+
+
+@task(name="build-report-site", **IO_RETRIES)
+def build_reports(workspace: Path, wave: str | None, pdf: bool, workers: int) -> SiteResult:
+    """Every report, on ``workers`` local processes."""
+    ws = Workspace.at(workspace)
+    return build_site(report_data(ws.root), ws.reports, wave=wave, pdf=pdf, workers=workers)
+
+
+@task(name="render-collaboration-report", **IO_RETRIES)
+def render_collaboration(workspace: Path, collaboration: str, relpath: str,
+                         wave: str | None) -> list[str]:
+    """One collaboration's report (notebook, HTML, CSV downloads)."""
+    ws = Workspace.at(workspace)
+    data = report_data(ws.root)
+    files, downloads = write_collaboration_page(data, ws.reports, collaboration, relpath,
+                                                wave=wave or data.latest_wave)
+    return [str(p) for p in [*files, *downloads]]
+
+
+@task(name="render-programme-pages", **IO_RETRIES)
+def render_programme_pages(workspace: Path, wave: str | None, links: dict[str, str],
+                           pdf: bool) -> SiteResult:
+    """Overview, technical report, index, workbook, Quarto project (and every PDF)."""
+    ws = Workspace.at(workspace)
+    data = report_data(ws.root)
+    return write_programme_pages(data, ws.reports, wave=wave or data.latest_wave, links=links,
+                                 pdf=pdf)
+
+
+@flow(name="render-collaboration-reports")
+def render_collaborations(workspace: Path, links: dict[str, str], wave: str | None) -> list[str]:
+    """One task per collaboration, on the flow's task runner (Dask when asked)."""
+    futures = render_collaboration.map(workspace, list(links), list(links.values()), wave)
+    return [path for future in futures for path in future.result()]
+
+
+def dask_runner(address: str | None, workers: int):
+    """A DaskTaskRunner for an existing scheduler, or a LocalCluster of worker processes."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None})
+
+
+@flow(name="render-reports", flow_run_name="reports-{wave}")
+def render_reports(workspace: Path, wave: str | None = None, pdf: bool | None = None,
+                   workers: int = 2, dask: bool = False,
+                   dask_address: str | None = None) -> str:
+    """Build the report site of the workspace into ``reports/`` and return its index.
+
+    ``pdf``: None makes PDFs when Chromium is installed. ``dask`` / ``dask_address``: render
+    the collaboration reports as Dask tasks (see the module documentation)."""
+    ws = Workspace.at(workspace).check()
     if pdf is None:
         pdf = find_chromium() is not None
-    return build_reports(workspace, output or workspace / "reports", wave, pdf, workers)
+    address = dask_address or os.environ.get(DASK_ADDRESS_SETTING) or None
+    if dask or address:
+        links = plan_links(report_data(ws.root))
+        render_collaborations.with_options(task_runner=dask_runner(address, workers))(
+            ws.root, links, wave)
+        site = render_programme_pages(ws.root, wave, links, pdf)
+    else:
+        site = build_reports(ws.root, wave, pdf, workers)
+    index = site.index.resolve()
+    create_link_artifact(key="report-index", link=index.as_uri(),
+                         link_text="Benchmark reports (index)",
+                         description=f"Report site of {ws.root.name}: {len(site.html)} pages")
+    return str(index)

@@ -17,6 +17,7 @@ that ingest removed cannot reach a report.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,7 @@ class ReportData:
     sources: pd.DataFrame = field(default_factory=pd.DataFrame)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     comments: pd.DataFrame | None = None
-    generated_at: dt.datetime = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+    generated_at: dt.datetime = field(default_factory=lambda: generation_time())
     package_version: str = __version__
 
     @property
@@ -101,6 +101,19 @@ class ReportData:
     def characteristic_names(self) -> dict[str, str]:
         """Characteristic id -> name, in framework order."""
         return {c.id: c.name for c in self.family.framework.characteristics}
+
+
+def generation_time() -> dt.datetime:
+    """Now (UTC, whole seconds), or the time in ``SOURCE_DATE_EPOCH`` when it is set (the
+    reproducible-builds convention: the same inputs then give byte-identical reports)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        except ValueError:
+            raise CollabStatsError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970; "
+                                   f"got {epoch!r}") from None
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def load_report_data(workspace: str | Path = ".", *, instrument_dir: str | Path | None = None,
