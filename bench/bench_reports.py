@@ -28,6 +28,7 @@ from collab_stats.atomic import write_text_atomic
 from collab_stats.benchmarking import benchmark_programme
 from collab_stats.psychometrics import programme_psychometrics
 from collab_stats.simulate import SimulationSettings
+from pipelines.files import write_parquet_tables
 from reports.collaboration_report import build_collaboration_report
 from reports.data import load_report_data
 from reports.render import render_html
@@ -41,23 +42,9 @@ def _workspace(folder: Path, n_collaborations: int, *, trends: bool) -> Path:
     psychometrics = programme_psychometrics(sim.data, sim.instrument,
                                             factor_models=n_collaborations <= 100)
     benchmark = benchmark_programme(sim.data, sim.instrument, sim.programme, trends=trends)
-    for group, tables in (("benchmark", benchmark.tables()),
-                          ("psychometrics", psychometrics.tables())):
-        for name, table in tables.items():
-            if len(table.columns):
-                path = folder / "tables" / group / f"{name}.parquet"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _plain(table).to_parquet(path, index=False)
+    write_parquet_tables(benchmark.tables(), folder / "tables" / "benchmark")
+    write_parquet_tables(psychometrics.tables(), folder / "tables" / "psychometrics")
     return folder
-
-
-def _plain(frame):
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(lambda v: "; ".join(map(str, v))
-                                          if isinstance(v, tuple | list) else v)
-    return out
 
 
 def _execute(path: Path) -> float:
