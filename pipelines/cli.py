@@ -14,15 +14,26 @@ from pathlib import Path
 
 from collab_stats import CollabStatsError, __version__
 
+from . import cli_workspace, ingest_cli
+from .cli_workspace import ExamplesFormatter
+
 EXAMPLES = """\
 examples:
   collab demo                              simulate the demo programme and run the pipeline
   collab demo --collaborations 200 --seed 7 --output /tmp/demo
+  collab init my-programme                 a new workspace (programme.yaml, inbox/, ...)
+  collab run -w my-programme               ingest the inbox, analyse, build the reports
+  collab run --wave 2026-03 --no-pdf       one wave (in the current workspace)
+  collab status                            waves, stored rows, quarantine, inbox, runs
+  collab report --wave 2025-09             rebuild the report site from the tables
+  collab serve --cron '0 6 1 1,4,7,10 *'   scheduled runs and the inbox watcher
   collab instrument check                  validate the bundled instrument
-  collab instrument check instruments/my-survey
   collab programme check programme.yaml    validate a programme definition
   collab mapping propose wave3.csv         propose a column mapping to check and edit
   collab ingest wave3.csv --wave 2026-03 --mapping wave3.csv.mapping.yaml
+
+Run `collab COMMAND --help` for a command's options and examples. Errors print one line
+(collab: error: ...) and exit with status 2; Ctrl-C exits with 130.
 """
 
 
@@ -32,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="collab-stats: survey analytics for partnerships in health, care and "
         "public services.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=ExamplesFormatter,
     )
     parser.add_argument("--version", action="version", version=f"collab-stats {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -42,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a programme of collaborations surveyed over several waves (with "
         "known true values), run it through the pipeline on the embedded Prefect server, and "
         "print a summary. Needs no server or data of your own.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="examples:\n  collab demo\n  collab demo --collaborations 8 --waves 2 "
+        "--output /tmp/small-demo",
+        formatter_class=_ExamplesAndDefaults,
     )
     demo.add_argument("--output", type=Path, default=Path("demo-output"),
                       help="folder for the demo's files")
@@ -50,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="number of collaborations")
     demo.add_argument("--waves", type=_positive, default=4, help="number of survey waves")
     demo.add_argument("--seed", type=int, default=2025, help="random seed (same seed, same data)")
+    cli_workspace.add_parsers(sub)
 
     instrument = sub.add_parser("instrument", help="work with survey instruments")
     isub = instrument.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -57,21 +71,32 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate an instrument folder and list its versions",
         description="Validate every file of an instrument folder (framework, versions, "
         "mappings) and report every problem at once.",
+        epilog="examples:\n  collab instrument check\n  collab instrument check "
+        "instruments/my-survey",
+        formatter_class=ExamplesFormatter,
     )
     check.add_argument("folder", nargs="?", type=Path, default=None,
                        help="instrument folder (default: the bundled collaboration indicators)")
 
-    from .ingest_cli import add_parsers
-
-    add_parsers(sub)
+    ingest_cli.add_parsers(sub)
 
     programme = sub.add_parser("programme", help="work with programme definitions")
     psub = programme.add_subparsers(dest="action", metavar="ACTION", required=True)
-    pcheck = psub.add_parser("check", help="validate a programme definition file")
+    pcheck = psub.add_parser(
+        "check", help="validate a programme definition file",
+        description="Validate a programme definition against the instrument and report every "
+        "problem at once.",
+        epilog="example:\n  collab programme check programme.yaml",
+        formatter_class=ExamplesFormatter,
+    )
     pcheck.add_argument("file", type=Path, help="programme YAML file")
     pcheck.add_argument("--instrument", type=Path, default=None,
                         help="instrument folder to check against (default: the bundled one)")
     return parser
+
+
+class _ExamplesAndDefaults(ExamplesFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Examples kept as written, and each option's default shown."""
 
 
 def _positive(text: str) -> int:
@@ -87,6 +112,8 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "handler"):
+            return args.handler(args)
         if args.command == "demo":
             return run_demo(args)
         if args.command == "instrument":
@@ -149,14 +176,22 @@ def run_demo(args: argparse.Namespace) -> int:
     home = configure(output)
     _say(f"Embedded Prefect (home {home}); starting a temporary local server...")
     started = time.perf_counter()
+    from . import progress
+    from .cli_workspace import quiet_run_errors, report_steps, resolve_pdf
     from .flows import run_programme
     from .simulate_flow import simulate_programme_flow
 
-    result = simulate_programme_flow(output_dir=output, seed=args.seed,
-                                     n_collaborations=args.collaborations, n_waves=args.waves)
-    _say("Simulated; the exports wait in the inbox. Running the programme: ingest each wave, "
-         "check the instrument, benchmark, build the reports...")
-    run = run_programme(output)
+    pdf = resolve_pdf(None)
+    with quiet_run_errors(), progress.terminal_progress(
+            "simulating the programme",
+            expected={"reports": report_steps(args.collaborations, pdf)}):
+        result = simulate_programme_flow(output_dir=output, seed=args.seed,
+                                         n_collaborations=args.collaborations,
+                                         n_waves=args.waves)
+        _say("Simulated; the exports wait in the inbox. Running the programme: ingest each "
+             "wave, check the instrument, benchmark, build the reports...")
+        progress.stage("ingest, reliability, benchmark, reports")
+        run = run_programme(output, pdf=pdf)
     ingested = run["ingested"]
     analysis = {"psychometrics": run["psychometrics"], "benchmark": run["benchmark"],
                 "files": sorted((output / "tables").rglob("*.parquet"))}

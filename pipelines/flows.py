@@ -10,11 +10,13 @@ schedule: when new exports have arrived it runs the programme, otherwise it does
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from prefect import flow
 
 from collab_stats.errors import CollabStatsError
+from collab_stats.programme import Programme
 
 from .analysis_flow import benchmark_wave, check_reliability, scalar_invariance
 from .artifacts import characteristic_table, publish, wave_summary_markdown
@@ -37,13 +39,33 @@ def latest_stored_wave(ws: Workspace, waves: list[str]) -> str:
     return present[-1]
 
 
-@flow(name="run-wave", flow_run_name="run-{wave}")
-def run_wave(workspace: Path, wave: str, pdf: bool | None = None, reports: bool = True,
-             dask: bool = False, dask_address: str | None = None) -> dict:
+def wave_due(programme: Programme, today: dt.date) -> str:
+    """The wave a scheduled run analyses: the latest whose window has closed by ``today``."""
+    closed = [w.id for w in programme.waves if w.closes <= today]
+    if not closed:
+        first = programme.waves[0]
+        raise CollabStatsError(f"no wave of programme {programme.id!r} has closed by {today} "
+                               f"(the first, {first.id}, closes on {first.closes}); give a wave")
+    return closed[-1]
+
+
+def _wave_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"run-{flow_run.parameters.get('wave') or 'due'}"
+
+
+@flow(name="run-wave", flow_run_name=_wave_run_name)
+def run_wave(workspace: Path, wave: str | None = None, pdf: bool | None = None,
+             reports: bool = True, dask: bool = False, dask_address: str | None = None) -> dict:
     """Ingest ``wave``'s new exports, check the instrument, benchmark and render the
-    reports; returns what was ingested and where the report index is."""
+    reports; returns what was ingested and where the report index is.
+
+    ``wave`` None (what the scheduled deployment passes): the latest wave whose window has
+    closed by today, see :func:`wave_due`."""
     ws = Workspace.at(workspace).check()
     programme, _ = ws.load()
+    wave = wave or wave_due(programme, dt.date.today())
     ingested = ingest_wave(ws.root, wave)
     return _analyse_and_report(ws, wave, ingested, programme.disclosure_threshold, pdf,
                                reports, dask, dask_address)
@@ -108,6 +130,7 @@ def _reject(ws: Workspace, path: Path, reason: str) -> None:
 
 
 @flow(name="rebuild-reports", flow_run_name="rebuild-reports")
-def rebuild_reports(workspace: Path, wave: str | None = None, pdf: bool | None = None) -> str:
+def rebuild_reports(workspace: Path, wave: str | None = None, pdf: bool | None = None,
+                    dask: bool = False, dask_address: str | None = None) -> str:
     """Render the report site again from the workspace's tables."""
-    return render_reports(workspace, wave, pdf=pdf)
+    return render_reports(workspace, wave, pdf=pdf, dask=dask, dask_address=dask_address)

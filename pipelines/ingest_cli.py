@@ -19,8 +19,10 @@ from collab_stats.ingest.mapping import dump_mapping, load_mapping, propose_mapp
 from collab_stats.ingest.pseudonym import create_secret, load_secret
 from collab_stats.ingest.raw import FORMATS
 
+from .cli_workspace import ExamplesFormatter
 from .files import write_text_atomic
 from .store import WaveStore
+from .workspace import Workspace
 
 #: Below this confidence a proposed mapping is not used without a person checking it.
 AUTO_CONFIDENCE = 0.85
@@ -34,13 +36,20 @@ def add_parsers(sub) -> None:
         "pseudonymise respondents and store the result. Personal data (names, e-mail, IP "
         "addresses, locations) are dropped and never stored. The same file twice is a no-op; "
         "a corrected re-export (same file name) replaces the earlier one.",
-        epilog="example:\n  collab ingest wave3.csv --wave 2026-03 --programme programme.yaml "
-        "--mapping wave3.mapping.yaml",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  collab ingest wave3.csv --wave 2026-03 --mapping wave3.mapping.yaml   (in a "
+        "workspace)\n"
+        "  collab ingest wave3.csv --wave 2026-03 -w my-programme\n"
+        "  collab ingest wave3.csv --wave 2026-03 --programme programme.yaml --store store "
+        "--secret secret.key",
+        formatter_class=ExamplesFormatter,
     )
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ingest.add_argument("--wave", required=True, help="wave id in the programme")
-    ingest.add_argument("--programme", type=Path, default=Path("programme.yaml"),
+    ingest.add_argument("-w", "--workspace", type=Path, default=None, metavar="DIR",
+                        help="a workspace (collab init): its programme.yaml, store/ and "
+                        "secret.key are the defaults below (default: the current folder)")
+    ingest.add_argument("--programme", type=Path, default=None,
                         help="programme definition (default: programme.yaml)")
     ingest.add_argument("--format", choices=FORMATS, default=None,
                         help="override the detected format")
@@ -49,9 +58,11 @@ def add_parsers(sub) -> None:
                         f"with confidence >= {AUTO_CONFIDENCE})")
     ingest.add_argument("--dictionary", type=Path, default=None,
                         help="REDCap data dictionary for a REDCap export")
-    ingest.add_argument("--store", type=Path, default=Path("store"), help="wave store folder")
-    ingest.add_argument("--secret", type=Path, default=Path("secret.key"),
-                        help="pseudonymisation key, kept outside the store (created if absent)")
+    ingest.add_argument("--store", type=Path, default=None,
+                        help="wave store folder (default: store)")
+    ingest.add_argument("--secret", type=Path, default=None,
+                        help="pseudonymisation key, kept outside the store (created if absent; "
+                        "default: secret.key)")
     ingest.add_argument("--instrument", type=Path, default=None, help="instrument folder")
     ingest.add_argument("--min-completion", type=float, default=0.5,
                         help="share of items an unfinished response must answer")
@@ -63,7 +74,7 @@ def add_parsers(sub) -> None:
         description="Match the export's question texts to the instrument's items and profile "
         "questions, and write the proposal as YAML with a confidence for every column.",
         epilog="example:\n  collab mapping propose wave3.csv -o wave3.mapping.yaml",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=ExamplesFormatter,
     )
     propose.add_argument("file", type=Path, metavar="FILE")
     propose.add_argument("-o", "--output", type=Path, default=None,
@@ -99,7 +110,23 @@ def run_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest_paths(args: argparse.Namespace) -> None:
+    """Fill in ``--programme``, ``--store`` and ``--secret`` not given: the workspace's when
+    ``--workspace`` is given, otherwise the same names in the current folder (which are the
+    workspace's when the current folder is one)."""
+    if args.workspace is not None:
+        ws = Workspace.at(args.workspace).check()
+        defaults = {"programme": ws.programme_file, "store": ws.store, "secret": ws.secret_file}
+    else:
+        defaults = {"programme": Path("programme.yaml"), "store": Path("store"),
+                    "secret": Path("secret.key")}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
 def run_ingest(args: argparse.Namespace) -> int:
+    _ingest_paths(args)
     family = load_instrument_family(args.instrument)
     programme = load_programme(args.programme, instrument=family)
     if args.wave not in programme.wave_ids:

@@ -27,6 +27,7 @@ from reports.site import (
     write_programme_pages,
 )
 
+from . import progress
 from .retry import IO_RETRIES
 from .workspace import Workspace
 
@@ -53,7 +54,8 @@ def report_data(workspace: Path) -> ReportData:
 def build_reports(workspace: Path, wave: str | None, pdf: bool, workers: int) -> SiteResult:
     """Every report, on ``workers`` local processes."""
     ws = Workspace.at(workspace)
-    return build_site(report_data(ws.root), ws.reports, wave=wave, pdf=pdf, workers=workers)
+    return build_site(report_data(ws.root), ws.reports, wave=wave, pdf=pdf, workers=workers,
+                      progress=progress.current())
 
 
 @task(name="render-collaboration-report", **IO_RETRIES)

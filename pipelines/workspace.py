@@ -20,6 +20,7 @@ Nothing here imports Prefect: the flows in :mod:`pipelines.flows` call these fun
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -32,13 +33,27 @@ from collab_stats import dump_programme, load_instrument_family, load_programme
 from collab_stats.atomic import write_text_atomic
 from collab_stats.errors import CollabStatsError
 from collab_stats.ingest.pseudonym import create_secret, load_secret
-from collab_stats.instrument import InstrumentFamily
+from collab_stats.instrument import InstrumentFamily, default_instrument_dir
 from collab_stats.programme import Programme
 
 __all__ = ["InboxFile", "Workspace", "find_inbox_files", "init_workspace"]
 
 EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sav", ".zsav"}
 _IGNORED = re.compile(r"(^\.|\.mapping\.ya?ml$|\.error\.txt$|dictionary)", re.I)
+
+
+#: Programmes and instrument families already parsed by :meth:`Workspace.load` (a few).
+_LOADED: dict[tuple, tuple[Programme, InstrumentFamily]] = {}
+_LOADED_MAX = 4
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stat_signature(folder: Path) -> tuple:
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                 for p in sorted(folder.glob("*")) if p.is_file())
 
 
 @dataclass(frozen=True)
@@ -87,8 +102,25 @@ class Workspace:
         return self
 
     def load(self, instrument_dir: str | Path | None = None) -> tuple[Programme, InstrumentFamily]:
-        family = load_instrument_family(instrument_dir)
-        return load_programme(self.check().programme_file, instrument=family), family
+        """The programme definition and the instrument family, validated.
+
+        Parsed once per process for the same file contents: every flow and task of a run
+        loads the workspace, and a national programme's definition (1,000 collaborations)
+        takes about a second to parse. An edited ``programme.yaml`` or instrument file is
+        read again (the key is the definition's SHA-256 and the instrument files' sizes and
+        modification times); the objects returned are frozen and shared."""
+        path = self.check().programme_file
+        folder = Path(instrument_dir) if instrument_dir is not None else default_instrument_dir()
+        key = (str(path), _sha256(path), _stat_signature(folder))
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            family = load_instrument_family(instrument_dir)
+            loaded = load_programme(path, instrument=family), family
+            if _sha256(path) == key[1]:  # not edited while it was being read
+                while len(_LOADED) >= _LOADED_MAX:
+                    _LOADED.pop(next(iter(_LOADED)))
+                _LOADED[key] = loaded
+        return loaded
 
     def secret(self) -> bytes:
         """The pseudonymisation key (created on first use, 0600)."""

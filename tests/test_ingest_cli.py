@@ -69,3 +69,23 @@ def test_mapping_propose_writes_a_mapping_that_loads(workspace, capsys):
     assert "qualtrics" in out and "-> item:PS01" in out
     mapping = load_mapping("m.yaml", family=workspace.instrument)
     assert any(rule.kind == "item" and rule.target == "SC04" for rule in mapping.columns.values())
+
+
+def test_ingest_into_a_workspace_uses_its_programme_store_and_key(workspace, tmp_path, capsys,
+                                                                   monkeypatch):
+    from pipelines.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "programme-ws", programme=workspace.programme)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    export = (tmp_path / "2025-03-qualtrics.csv").resolve()
+    mapping = export.with_name(export.name + ".mapping.yaml")
+    monkeypatch.chdir(elsewhere)  # no programme.yaml, store or key here
+    assert main(["ingest", str(export), "--wave", "2025-03", "-w", str(ws.root),
+                 "--mapping", str(mapping)]) == 0
+    assert f"added in {ws.store}" in capsys.readouterr().out
+    assert len(WaveStore(ws.store).load().respondents) == 98
+    assert ws.secret_file.is_file() and not (elsewhere / "secret.key").exists()
+    assert not (elsewhere / "store").exists()
+    assert main(["ingest", str(export), "--wave", "2025-03", "-w", str(elsewhere)]) == 2
+    assert "not a collab-stats workspace" in capsys.readouterr().err

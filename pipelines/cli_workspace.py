@@ -1,0 +1,656 @@
+"""``collab init``, ``run``, ``report``, ``serve`` and ``status``: commands on a workspace.
+
+A workspace is the folder a programme lives in (:mod:`pipelines.workspace`). Every command
+but ``init`` takes ``--workspace/-w DIR`` (default: the current folder). Commands that run
+flows point Prefect at the workspace first (:func:`pipelines.environment.configure`, before
+Prefect is imported), check what they can before starting a flow (so that a wrong wave or an
+empty workspace gives one line, not a failed run), show progress on stderr when it is a
+terminal, and print a plain summary on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from collab_stats.errors import CollabStatsError
+
+from .workspace import EXPORT_SUFFIXES, Workspace, find_inbox_files, init_workspace
+
+__all__ = ["ExamplesFormatter", "WorkspaceStatus", "add_parsers", "format_run_summary",
+           "format_status", "quiet_run_errors", "recent_runs", "workspace_status"]
+
+
+
+class ExamplesFormatter(argparse.HelpFormatter):
+    """Help with descriptions wrapped to the terminal and examples (text with line breaks,
+    such as an epilog) kept exactly as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+_RAW = ExamplesFormatter
+
+
+def add_parsers(sub) -> None:
+    """Add the workspace commands to the ``collab`` sub-command parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-w", "--workspace", type=Path, default=Path("."), metavar="DIR",
+                        help="the programme's workspace (default: the current folder)")
+
+    init = sub.add_parser(
+        "init", help="create a programme workspace",
+        description="Create a programme workspace: programme.yaml, inbox/ (one folder per "
+        "wave), store/, tables/, reports/. Without --programme, programme.yaml is a small "
+        "example to edit. An existing programme.yaml is never overwritten.",
+        epilog="examples:\n"
+        "  collab init my-programme                      an example programme to edit\n"
+        "  collab init my-programme --programme programme.yaml\n"
+        "  collab init                                   the current folder",
+        formatter_class=_RAW)
+    init.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="DIR",
+                      help="folder of the new workspace (default: the current folder)")
+    init.add_argument("--programme", type=Path, default=None, metavar="FILE",
+                      help="programme definition to copy in (validated first)")
+    init.set_defaults(handler=run_init)
+
+    run = sub.add_parser(
+        "run", parents=[common], help="ingest a wave's exports, analyse and report",
+        description="Run a wave: ingest the exports waiting in inbox/<wave>/, check the "
+        "instrument's reliability, benchmark the collaborations and build the report site. "
+        "Without --wave, ingest whatever waits in the inbox for every wave, then analyse the "
+        "latest stored wave. Runs on Prefect (the embedded local server unless PREFECT_API_URL "
+        "points at one); unchanged analyses are read back from Prefect's cache.",
+        epilog="examples:\n"
+        "  collab run                           every wave's new exports, latest wave\n"
+        "  collab run --wave 2026-03 --no-pdf   one wave, HTML reports only\n"
+        "  collab run -w my-programme --dask    collaboration reports on a local Dask cluster\n"
+        "  collab run --dask-address tcp://scheduler:8786\n"
+        "exit status: 0 done, 1 some exports failed (see inbox/failed/), 2 error",
+        formatter_class=_RAW)
+    run.add_argument("--wave", default=None, help="wave id (default: every wave in the inbox)")
+    _report_options(run)
+    run.add_argument("--no-reports", dest="reports", action="store_false",
+                     help="analyse only; do not build the reports")
+    run.set_defaults(handler=run_run)
+
+    report = sub.add_parser(
+        "report", parents=[common], help="rebuild the report site from the tables",
+        description="Build the report site again from the workspace's analysis tables "
+        "(after a template change, or for an earlier wave), without ingesting or analysing.",
+        epilog="examples:\n"
+        "  collab report                        the latest analysed wave\n"
+        "  collab report --wave 2025-09 --pdf\n"
+        "  collab report -w my-programme --dask",
+        formatter_class=_RAW)
+    report.add_argument("--wave", default=None, help="wave reported on (default: the latest)")
+    _report_options(report)
+    report.set_defaults(handler=run_report)
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="scheduled operation: wave runs and the inbox watcher",
+        description="Start a local Prefect server and serve the workspace's deployments: a "
+        "scheduled wave run (--cron), an inbox watcher that runs the pipeline when new exports "
+        "arrive (every --inbox-interval seconds) and an on-demand report rebuild. Runs until "
+        "interrupted (Ctrl-C).",
+        epilog="examples:\n"
+        "  collab serve                             dashboard at http://127.0.0.1:4200\n"
+        "  collab serve --cron '0 6 1 */2 *'        wave runs every two months, 06:00\n"
+        "  collab serve -w my-programme --inbox-interval 60 --port 4300\n"
+        "  collab serve --cron none                 wave runs on demand only",
+        formatter_class=_RAW)
+    serve.add_argument("--port", type=_port, default=4200,
+                       help="port of the local Prefect server (default 4200)")
+    serve.add_argument("--cron", default=None, metavar="CRON",
+                       help="when the wave run is scheduled, a cron expression in "
+                       "Europe/London time (default: quarterly, '0 6 1 1,4,7,10 *'); "
+                       "'none': on demand only")
+    serve.add_argument("--inbox-interval", type=_seconds, default=300, metavar="SECONDS",
+                       help="how often the inbox is checked for new exports (default 300, "
+                       "at least 10)")
+    serve.set_defaults(handler=run_serve)
+
+    status = sub.add_parser(
+        "status", parents=[common], help="waves, stored rows, quarantine, inbox and runs",
+        description="Show the workspace: each wave of programme.yaml with its stored sources "
+        "and rows read / accepted / quarantined, quarantined rows by reason, exports waiting "
+        "in the inbox or failed, the report site, and the latest Prefect runs of this "
+        "workspace (reading them starts the embedded server: a few seconds; --runs 0 skips).",
+        epilog="examples:\n"
+        "  collab status\n"
+        "  collab status -w my-programme --runs 10\n"
+        "  collab status --runs 0                 no Prefect runs (fast)",
+        formatter_class=_RAW)
+    status.add_argument("--runs", type=_count, default=5, metavar="N",
+                        help="how many recent runs to list (default 5; 0: none)")
+    status.set_defaults(handler=run_status)
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
+                        help="PDF of every report (default: when Chromium is installed)")
+    parser.add_argument("--dask", action="store_true",
+                        help="render the collaboration reports as Dask tasks on a local "
+                        "cluster of worker processes")
+    parser.add_argument("--dask-address", default=None, metavar="ADDR",
+                        help="an existing Dask scheduler (implies --dask; default: the "
+                        "COLLAB_DASK_ADDRESS setting)")
+
+
+def _bounded(kind: str, low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"{kind} must be {allowed}, got {value}")
+        return value
+    return parse
+
+
+_port = _bounded("the port", 1, 65535)
+_seconds = _bounded("the interval", 10)
+_count = _bounded("the number of runs", 0)
+
+
+# --- init -------------------------------------------------------------------------------------
+
+def run_init(args: argparse.Namespace) -> int:
+    ws = init_workspace(args.folder, programme_file=args.programme)
+    programme, _ = ws.load()
+    for wave in programme.wave_ids:
+        (ws.inbox / wave).mkdir(parents=True, exist_ok=True)
+    source = (f"copied from {args.programme} (valid)" if args.programme is not None else
+              f"an example ({len(programme.collaborations)} collaborations, "
+              f"{len(programme.waves)} waves): edit it")
+    waves = ", ".join(f"inbox/{w}/" for w in programme.wave_ids)
+    here = _shown(ws.root)
+    print(f"Created the workspace {ws.root}:")
+    for name, what in [
+        ("programme.yaml", f"the programme, {source}"),
+        ("inbox/", f"drop each wave's survey exports here: {waves}"),
+        ("store/", "the wave store (pseudonymised; filled by ingest)"),
+        ("tables/", "analysis tables of the latest run"),
+        ("reports/", "the report site (index.html)"),
+        (".gitignore", "keeps secret.key, store/, inbox/ and .prefect/ out of version control"),
+    ]:
+        print(f"  {name:<16}{what}")
+    workspace = "" if here == "." else f" -w {here}"
+    print("Next steps:")
+    print(f"  1. edit {_shown(ws.programme_file)} (collaborations, partners, waves) and check "
+          f"it: collab programme check {_shown(ws.programme_file)}")
+    print("  2. drop each wave's exports in inbox/<wave>/ (with a column mapping beside an "
+          "export as <file>.mapping.yaml; propose one with: collab mapping propose FILE)")
+    print(f"  3. collab run{workspace}          ingest, analyse, build the reports")
+    print(f"     collab status{workspace}       what is stored, waiting, quarantined")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return str(rel)
+
+
+# --- run, report -------------------------------------------------------------------------------
+
+def _open(args: argparse.Namespace) -> Workspace:
+    return Workspace.at(args.workspace).check()
+
+
+def _configure_prefect(ws: Workspace) -> str:
+    from .environment import configure
+
+    home = configure(ws.root)
+    url = os.environ.get("PREFECT_API_URL")
+    return f"Prefect server {url}" if url else f"embedded Prefect (home {home})"
+
+
+def stored_waves(ws: Workspace) -> list[str]:
+    """Waves with data in the workspace's store (none when it has no manifest yet)."""
+    if not (ws.store / "manifest.json").exists():
+        return []
+    from .store import WaveStore
+
+    return sorted(set(WaveStore(ws.store).status()["wave_id"].astype(str)))
+
+
+def _check_runnable(ws: Workspace, waves: list[str], wave: str | None) -> None:
+    """Fail before starting a flow when it could only fail."""
+    if wave is not None and wave not in waves:
+        raise CollabStatsError(f"--wave {wave!r} is not a wave of {ws.programme_file} "
+                               f"(waves: {', '.join(waves)})")
+    files, _ = find_inbox_files(ws, waves)
+    stored = stored_waves(ws)
+    if wave is not None:
+        if wave not in stored and not any(f.wave == wave for f in files):
+            raise CollabStatsError(f"wave {wave!r}: nothing to analyse: no exports waiting in "
+                                   f"{ws.inbox / wave}/ and none stored")
+    elif not stored and not files:
+        raise CollabStatsError(f"{ws.root}: nothing to analyse: no exports waiting in "
+                               f"{ws.inbox}/<wave>/ and none stored")
+
+
+def resolve_pdf(pdf: bool | None) -> bool:
+    if pdf is not None:
+        return pdf
+    from reports.pdf import find_chromium
+
+    return find_chromium() is not None
+
+
+def report_steps(n_collaborations: int, pdf: bool) -> int:
+    """Steps ``build_site`` reports: one per collaboration, overview, technical, PDFs."""
+    return n_collaborations + 2 + int(pdf)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    ws = _open(args)
+    programme, _ = ws.load()
+    waves = list(programme.wave_ids)
+    _check_runnable(ws, waves, args.wave)
+    engine = _configure_prefect(ws)
+    from .progress import terminal_progress
+
+    pdf = resolve_pdf(args.pdf) if args.reports else False
+    dask = bool(args.dask or args.dask_address)
+    target = f"wave {args.wave}" if args.wave else "the programme"
+    _say(f"Running {target} on {engine}...")
+    expected = {"reports": report_steps(len(programme.collaborations), pdf)}
+    from .flows import run_programme, run_wave  # imports Prefect (and sets up its logging)
+
+    started = time.time()
+    try:
+        with quiet_run_errors(), terminal_progress(
+                f"{target}: ingest, reliability, benchmark, reports", expected=expected):
+            if args.wave is not None:
+                result = run_wave(ws.root, args.wave, pdf=pdf, reports=args.reports,
+                                  dask=dask, dask_address=args.dask_address)
+            else:
+                result = run_programme(ws.root, pdf=pdf, reports=args.reports, dask=dask,
+                                       dask_address=args.dask_address)
+    except CollabStatsError as exc:
+        failed = [_shown(p) for p in _failed_since(ws, started)]
+        if not failed:
+            raise
+        raise CollabStatsError(f"{exc} ({len(failed)} export(s) could not be ingested: "
+                               f"{', '.join(failed)}; the reason is beside each, "
+                               "<file>.error.txt)") from None
+    print(format_run_summary(result, ws, threshold=programme.disclosure_threshold))
+    failed = [row for row in result["ingested"] if row["status"] == "failed"]
+    return 1 if failed else 0
+
+
+class _DropRunErrors(logging.Filter):
+    """Drops Prefect's flow- and task-run error records (they stay in Prefect's own log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR
+                    and record.name.startswith(("prefect.flow_runs", "prefect.task_runs")))
+
+
+@contextmanager
+def quiet_run_errors() -> Iterator[None]:
+    """Keep Prefect's run errors (a traceback per failed task and flow) off the console while
+    a command runs flows: the command reports the outcome itself, as one line (a
+    CollabStatsError) or a traceback (a bug). Prefect still records them with the run.
+    Enter it after Prefect is imported (its logging set-up replaces the console handler)."""
+    handlers = list(logging.getLogger().handlers)
+    quiet = _DropRunErrors()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+def _failed_since(ws: Workspace, started: float) -> list[Path]:
+    """Exports moved to ``inbox/failed/`` since ``started`` (a time.time()), found by the
+    reason written beside each (a moved file keeps its own modification time)."""
+    folder = ws.inbox / "failed"
+    if not folder.is_dir():
+        return []
+    return sorted(p.with_name(p.name.removesuffix(".error.txt"))
+                  for p in folder.rglob("*.error.txt") if p.stat().st_mtime >= started - 1)
+
+
+def format_run_summary(result: dict, ws: Workspace, *, threshold: int) -> str:
+    """What a wave run did, in plain text: files ingested (rows read = accepted +
+    quarantined by reason), the wave's reliability headline, the collaborations with figures
+    hidden by disclosure control, and where the report index is."""
+    wave = result["wave"]
+    lines = [f"Wave {wave}"]
+    ingested = result["ingested"]
+    if ingested:
+        lines.append(f"Ingested {len(ingested)} export(s) from the inbox:")
+        width = max(len(row["file"]) for row in ingested)
+        totals: Counter[str] = Counter()
+        for row in ingested:
+            if row["status"] == "failed":
+                lines.append(f"  {row['file']:<{width}}  failed: {row['error']} (moved to "
+                             f"{_shown(ws.inbox / 'failed' / row['wave'])}/)")
+                continue
+            totals.update(row["quarantined"])
+            lines.append(f"  {row['file']:<{width}}  {row['format']}, wave {row['wave']}: "
+                         f"{_rows(row['rows_read'], row['accepted'], row['quarantined'])}; "
+                         f"{row['status']}")
+        if len(ingested) > 1:
+            read = sum(r["rows_read"] for r in ingested)
+            accepted = sum(r["accepted"] for r in ingested)
+            lines.append(f"  total: {_rows(read, accepted, dict(totals))}")
+    else:
+        lines.append("No new exports in the inbox; the stored data were analysed.")
+    lines.append(_reliability_headline(result["psychometrics"], wave))
+    lines.append(_disclosure_headline(result["benchmark"], wave, threshold))
+    if result.get("index"):
+        lines.append(f"Reports: {result['index']}")
+    else:
+        lines.append("Reports: not built (--no-reports); build them with: collab report")
+    return "\n".join(lines)
+
+
+def _rows(read: int, accepted: int, quarantined: dict[str, int]) -> str:
+    held = sum(quarantined.values())
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(quarantined.items())) or "none"
+    return f"{read} rows read = {accepted} accepted + {held} quarantined ({reasons})"
+
+
+def _reliability_headline(psychometrics, wave: str) -> str:
+    rel = psychometrics.reliability
+    rel = rel[(rel["level"] == "programme") & (rel["wave_id"].astype(str) == wave)]
+    alpha = rel["alpha"].dropna()
+    flags = psychometrics.flags
+    n_flags = int((flags["wave_id"].astype(str) == wave).sum()) if len(flags) else 0
+    if not len(alpha):
+        return f"Reliability: no Cronbach's alpha for wave {wave} (too few responses)."
+    low = int((alpha < 0.70).sum())
+    return (f"Reliability: Cronbach's alpha {alpha.min():.2f}-{alpha.max():.2f} across "
+            f"{len(alpha)} characteristics ({low} below 0.70); {n_flags} reliability "
+            f"flag(s) in wave {wave}.")
+
+
+def _disclosure_headline(benchmark, wave: str, threshold: int) -> str:
+    summaries = benchmark.summaries
+    latest = summaries[summaries["wave_id"].astype(str) == wave]
+    hidden = latest["suppressed"].astype(bool)
+    collabs = latest["collaboration_id"].astype(str)
+    n_hidden = collabs[hidden].nunique()
+    return (f"Disclosure control: {int(hidden.sum())} of {len(latest)} collaboration figures "
+            f"hidden in wave {wave} ({n_hidden} of {collabs.nunique()} collaborations; fewer "
+            f"than {threshold} responses).")
+
+
+def analysed_waves(ws: Workspace) -> list[str]:
+    """Waves with benchmark results in the workspace's tables."""
+    path = ws.tables / "benchmark" / "summaries.parquet"
+    if not path.is_file():
+        return []
+    return list(dict.fromkeys(pd.read_parquet(path, columns=["wave_id"])["wave_id"]
+                              .astype(str)))
+
+
+def run_report(args: argparse.Namespace) -> int:
+    ws = _open(args)
+    programme, _ = ws.load()
+    analysed = analysed_waves(ws)
+    if not analysed:
+        raise CollabStatsError(f"{ws.tables}: no analysis tables yet; run the pipeline first: "
+                               "collab run")
+    if args.wave is not None and args.wave not in analysed:
+        where = ("is not a wave of " + str(ws.programme_file)
+                 if args.wave not in programme.wave_ids else "has not been analysed")
+        raise CollabStatsError(f"--wave {args.wave!r} {where} (analysed waves: "
+                               f"{', '.join(analysed)})")
+    engine = _configure_prefect(ws)
+    from .progress import terminal_progress
+
+    pdf = resolve_pdf(args.pdf)
+    dask = bool(args.dask or args.dask_address)
+    _say(f"Building the reports on {engine}...")
+    expected = {"reports": report_steps(len(programme.collaborations), pdf)}
+    from .flows import rebuild_reports  # imports Prefect (and sets up its logging) first
+    from .report_flow import render_reports
+
+    with quiet_run_errors(), terminal_progress("reports", expected=expected):
+        if dask:
+            index = render_reports(ws.root, args.wave, pdf=pdf, dask=True,
+                                   dask_address=args.dask_address)
+        else:
+            index = rebuild_reports(ws.root, args.wave, pdf=pdf)
+    wave = args.wave or analysed[-1]
+    print(f"Reports of wave {wave} ({'HTML and PDF' if pdf else 'HTML'}): {index}")
+    return 0
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+def run_serve(args: argparse.Namespace) -> int:
+    ws = _open(args)
+    ws.load()
+    # serve_workspace points Prefect at the workspace itself (after reading the settings the
+    # user gave), so configure() is not called here.
+    from .serve import serve_workspace
+
+    options = {"port": args.port, "inbox_interval": args.inbox_interval}
+    if args.cron is not None:
+        options["wave_cron"] = None if args.cron.lower() == "none" else args.cron
+    serve_workspace(ws.root, **options)
+    return 0
+
+
+# --- status ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WorkspaceStatus:
+    """What ``collab status`` shows (see :func:`workspace_status`)."""
+
+    root: Path
+    programme: str
+    waves: pd.DataFrame
+    quarantine: pd.DataFrame
+    unplaced: list[tuple[Path, str]] = field(default_factory=list)
+    report_index: Path | None = None
+    runs: list[dict] | None = None
+
+
+def workspace_status(ws: Workspace) -> WorkspaceStatus:
+    """Waves of the programme with stored sources and rows, quarantine counts by wave and
+    reason, inbox files waiting and failed per wave, the report index if built."""
+    programme, _ = ws.load()
+    waves = list(programme.wave_ids)
+    table = pd.DataFrame({"wave_id": waves,
+                          "instrument": [w.instrument_version for w in programme.waves]})
+    empty = pd.DataFrame({"wave_id": pd.Series(dtype=str), "reason": pd.Series(dtype=str),
+                          "rows": pd.Series(dtype="int64")})
+    stored = pd.DataFrame({"wave_id": pd.Series(dtype=str)})
+    quarantine = empty
+    if (ws.store / "manifest.json").exists():
+        from .store import WaveStore
+
+        store = WaveStore(ws.store)
+        stored = store.status().astype({"wave_id": str})
+        counts = store.ingest_tables()["quarantine"]
+        if len(counts):
+            quarantine = (counts.astype({"wave_id": str, "reason": str})
+                          .groupby(["wave_id", "reason"], sort=False)["rows"].sum()
+                          .reset_index())
+    columns = ["n_sources", "rows_read", "rows_accepted", "rows_quarantined"]
+    table = table.merge(stored.reindex(columns=["wave_id", *columns]), on="wave_id",
+                        how="left")
+    table[columns] = table[columns].fillna(0).astype("int64")
+    files, unplaced = find_inbox_files(ws, waves)
+    waiting = Counter(f.wave for f in files)
+    failed = Counter(_failed_exports(ws))
+    table["waiting"] = [waiting.get(w, 0) for w in waves]
+    table["failed"] = [failed.get(w, 0) for w in waves]
+    index = ws.reports / "index.html"
+    order = {w: i for i, w in enumerate(waves)}
+    quarantine = (quarantine.assign(_order=quarantine["wave_id"].map(order))
+                  .sort_values(["_order", "rows"], ascending=[True, False])
+                  .drop(columns="_order").reset_index(drop=True))
+    return WorkspaceStatus(root=ws.root, programme=f"{programme.name}; id {programme.id}; "
+                           f"{len(programme.collaborations)} collaborations, {len(waves)} waves",
+                           waves=table, quarantine=quarantine, unplaced=unplaced,
+                           report_index=index if index.is_file() else None)
+
+
+def _failed_exports(ws: Workspace) -> list[str]:
+    """The wave folder of every export in ``inbox/failed/`` (``""`` when not in a wave's)."""
+    folder = ws.inbox / "failed"
+    if not folder.is_dir():
+        return []
+    return [(path.relative_to(folder).parts[0] if path.parent != folder else "")
+            for path in folder.rglob("*")
+            if path.is_file() and path.suffix.lower() in EXPORT_SUFFIXES
+            and not path.name.endswith(".error.txt")]
+
+
+def recent_runs(ws: Workspace, limit: int) -> list[dict] | None:
+    """The latest ``limit`` top-level Prefect flow runs of this workspace (newest first):
+    name, flow, state, start time, duration; and any scheduled ones. None when Prefect's runs
+    cannot be read. Runs are matched on their ``workspace`` parameter, so a shared Prefect
+    server holding several workspaces' runs gives this workspace's only."""
+    if limit <= 0:
+        return []
+    _configure_prefect(ws)
+    try:
+        if not _database_may_hold_runs():
+            return []
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterParentTaskRunId,
+            FlowRunFilterStartTime,
+        )
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        top = FlowRunFilterParentTaskRunId(is_null_=True)
+        with get_client(sync_client=True) as client:
+            started = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_task_run_id=top,
+                                              start_time=FlowRunFilterStartTime(is_null_=False)),
+                sort=FlowRunSort.START_TIME_DESC, limit=200)
+            flows = {f.id: f.name for f in client.read_flows(limit=200)}
+    except Exception:  # any failure to read the runs is reported as none, not raised
+        return None
+    runs = []
+    for run in started:
+        folder = run.parameters.get("workspace", run.parameters.get("output_dir"))
+        if not _same_workspace(folder, ws.root):
+            continue
+        runs.append({"name": run.name, "flow": flows.get(run.flow_id, ""),
+                     "state": run.state.name if run.state else "Unknown",
+                     "start": run.start_time,
+                     "seconds": run.total_run_time.total_seconds()})
+        if len(runs) == limit:
+            break
+    return runs
+
+
+def _database_may_hold_runs() -> bool:
+    """False when Prefect would use a local SQLite database that does not exist yet (so no
+    server is started just to find nothing)."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url:
+        return True
+    url = settings.server.database.connection_url
+    url = url.get_secret_value() if url is not None else ""
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1].split("?", 1)[0]
+        return path in ("", ":memory:") or Path(path).exists()
+    return True
+
+
+def _same_workspace(value: object, root: Path) -> bool:
+    if not isinstance(value, str | os.PathLike):
+        return False
+    try:
+        return Path(value).resolve() == root
+    except (OSError, ValueError):
+        return False
+
+
+def format_status(status: WorkspaceStatus) -> str:
+    """``collab status`` as plain text."""
+    lines = [f"Workspace {status.root}", f"  {status.programme}", ""]
+    header = (f"{'wave':<12}{'instrument':>10}{'sources':>9}{'rows read':>11}{'accepted':>10}"
+              f"{'quarantined':>13}{'waiting':>9}{'failed':>8}")
+    lines += [header, "-" * len(header)]
+    for row in status.waves.itertuples(index=False):
+        stored = row.n_sources > 0
+        lines.append(
+            f"{row.wave_id:<12}{row.instrument:>10}{row.n_sources:>9}"
+            f"{(row.rows_read if stored else '-'):>11}{(row.rows_accepted if stored else '-'):>10}"
+            f"{(row.rows_quarantined if stored else '-'):>13}{row.waiting:>9}{row.failed:>8}")
+    lines.append("(sources: exports stored; waiting: exports in the inbox not yet ingested; "
+                 "failed: in inbox/failed/ with the reason)")
+    lines.append("")
+    if len(status.quarantine):
+        lines.append("Quarantined rows by reason:")
+        for wave, group in status.quarantine.groupby("wave_id", sort=False):
+            lines.append(f"  {wave:<12}" + ", ".join(
+                f"{r.reason} {r.rows}" for r in group.itertuples(index=False)))
+    else:
+        lines.append("Quarantined rows: none.")
+    for path, reason in status.unplaced:
+        lines.append(f"Inbox file not picked up: {_shown(path)}: {reason}")
+    lines.append("")
+    lines.append(f"Reports: {status.report_index}" if status.report_index
+                 else "Reports: not built yet (collab run)")
+    if status.runs is not None:
+        if status.runs:
+            lines.append("Recent runs (Prefect):")
+            for run in status.runs:
+                lines.append(f"  {run['name']:<24} {run['state']:<10} {_when(run['start'])}"
+                             f"  {run['seconds']:.0f} s")
+        else:
+            lines.append("Recent runs (Prefect): no runs recorded yet")
+    return "\n".join(lines)
+
+
+def _when(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    ws = _open(args)
+    status = workspace_status(ws)
+    runs = None
+    if args.runs:
+        from .progress import terminal_progress
+
+        with terminal_progress("reading Prefect's runs"):
+            runs = recent_runs(ws, args.runs) or []  # unreadable: shown as none recorded
+    print(format_status(replace(status, runs=runs)))
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,266 @@
+"""Scheduled operation in one command: a local Prefect server for a workspace, and the
+workspace's three deployments served from this process.
+
+``serve_workspace`` starts ``prefect server start`` (its database in the workspace's
+``.prefect/``; or uses a server already answering at the port), registers
+
+* ``run-wave/wave-run``: the wave run, quarterly by default (cron, Europe/London); scheduled
+  runs leave ``wave`` empty, meaning the latest wave whose window has closed;
+* ``watch-inbox/inbox-watcher``: the inbox watcher, every 5 minutes by default;
+* ``rebuild-reports/rebuild-reports``: the report rebuild, on demand,
+
+and runs their flow runs here until Ctrl-C, which pauses the schedules and stops the server.
+These are the deployments of ``prefect.yaml`` (same names, flows, schedules and parameters),
+which a process worker can run instead. Everything stays offline: analytics off, no
+downloads; the server's dashboard is served from the installed package.
+
+Prefect is imported only after :func:`pipelines.environment.configure` has pointed it at the
+workspace; the server's address reaches it through ``temporary_settings`` (and the flow-run
+processes through ``PREFECT_API_URL``). Flow-run logs are shown at INFO unless
+``PREFECT_LOGGING_LEVEL`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from collab_stats.errors import CollabStatsError
+
+from .environment import configure
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+__all__ = ["DEFAULT_WAVE_CRON", "deployment_specs", "serve_workspace"]
+
+DEFAULT_WAVE_CRON = "0 6 1 1,4,7,10 *"
+"""06:00 on the first day of January, April, July and October."""
+DEFAULT_TIMEZONE = "Europe/London"
+SERVER_START_TIMEOUT = 120.0
+
+
+def deployment_specs(workspace: str | Path, wave_cron: str | None = DEFAULT_WAVE_CRON,
+                     inbox_interval: int | None = 300,
+                     timezone: str = DEFAULT_TIMEZONE) -> list[RunnerDeployment]:
+    """The workspace's deployments, ready for :func:`prefect.serve` (nothing is started).
+
+    ``wave_cron`` None makes the wave run on demand only; ``inbox_interval`` (seconds, at
+    least 10) None does the same for the inbox watcher. Entrypoints are module paths
+    (``pipelines.flows.run_wave``), so the runs work from any working directory."""
+    from prefect.deployments.runner import EntrypointType
+
+    from .flows import rebuild_reports, run_wave, watch_inbox
+
+    ws = Workspace.at(workspace).check()
+    wave_schedules, inbox_schedules = _schedules(wave_cron, inbox_interval, timezone)
+    parameters = {"workspace": str(ws.root)}
+    common = {"parameters": parameters, "entrypoint_type": EntrypointType.MODULE_PATH,
+              "tags": ["collab-stats", ws.root.name]}
+    return [
+        run_wave.to_deployment(
+            name="wave-run", schedules=wave_schedules, **common,
+            description="The wave run: ingest, check the instrument, benchmark, reports. "
+            "Scheduled runs analyse the latest wave whose window has closed."),
+        watch_inbox.to_deployment(
+            name="inbox-watcher", schedules=inbox_schedules, **common,
+            description=f"Run the pipeline when new exports wait in {ws.inbox}."),
+        rebuild_reports.to_deployment(
+            name="rebuild-reports", schedules=[], **common,
+            description="Render the report site again from the workspace's tables."),
+    ]
+
+
+def _schedules(wave_cron: str | None, inbox_interval: int | None,
+               timezone: str) -> tuple[list, list]:
+    """The wave run's and the inbox watcher's schedules; a clear error for a bad option."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from prefect.schedules import Cron, Interval
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CollabStatsError(f"timezone: {timezone!r} is not an IANA time zone name "
+                               "(e.g. 'Europe/London')") from None
+    if inbox_interval is not None and (isinstance(inbox_interval, bool)
+                                       or not isinstance(inbox_interval, int)
+                                       or inbox_interval < 10):
+        raise CollabStatsError(f"inbox_interval: expected a whole number of seconds, at least "
+                               f"10 (or None for no schedule), got {inbox_interval!r}")
+    wave_schedules = []
+    if wave_cron is not None:
+        try:
+            wave_schedules = [Cron(wave_cron, timezone=timezone)]
+        except ValueError as exc:
+            raise CollabStatsError(f"wave_cron: {wave_cron!r} is not a valid cron expression "
+                                   "(five fields: minute hour day-of-month month "
+                                   f"day-of-week): {exc}") from None
+    inbox_schedules = ([Interval(inbox_interval, timezone=timezone)]
+                       if inbox_interval is not None else [])
+    return wave_schedules, inbox_schedules
+
+
+def serve_workspace(workspace: str | Path, *, port: int = 4200,
+                    wave_cron: str | None = DEFAULT_WAVE_CRON, inbox_interval: int | None = 300,
+                    timezone: str = DEFAULT_TIMEZONE) -> None:
+    """Start (or reuse) a local Prefect server for ``workspace`` and serve its deployments
+    until interrupted (Ctrl-C or SIGTERM): schedules are then paused and a server started
+    here is stopped. The server's log is ``<workspace>/.prefect/server.log``."""
+    ws = Workspace.at(workspace).check()
+    if not 1 <= port <= 65535:
+        raise CollabStatsError(f"port: expected 1-65535, got {port}")
+    ui_setting = os.environ.get("PREFECT_UI_ENABLED", "true")
+    given_api = os.environ.get("PREFECT_API_URL")
+    # A service shows what its runs do (here and in the UI), unless told otherwise.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    home = configure(ws.root)
+    _schedules(wave_cron, inbox_interval, timezone)  # fail before starting anything
+    url = given_api.rstrip("/").removesuffix("/api") if given_api else f"http://127.0.0.1:{port}"
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # so `finally` runs on SIGTERM too
+    server = None
+    try:
+        if server_is_healthy(url):
+            print(f"Using the Prefect server already running at {url}.")
+        elif given_api:
+            raise CollabStatsError(f"PREFECT_API_URL is {given_api}, but no Prefect server "
+                                   "answers there; unset it to start a local server")
+        else:
+            server = start_server(home, port, ui_enabled=ui_setting)
+            print(f"Starting a Prefect server at {url} (log: {home / 'server.log'})...",
+                  flush=True)
+            wait_for_server(url, server, home / "server.log")
+        _serve(ws, url, wave_cron, inbox_interval, timezone)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            stop_server(server)
+            print(f"Prefect server at {url} stopped.")
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve(ws: Workspace, url: str, wave_cron: str | None, inbox_interval: int | None,
+           timezone: str) -> None:
+    os.environ["PREFECT_API_URL"] = f"{url}/api"  # inherited by the flow-run processes
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: f"{url}/api"}):
+        deployments = deployment_specs(ws.root, wave_cron, inbox_interval, timezone)
+        print(describe(deployments, ws, url))
+        serve(*deployments, print_starting_message=False)
+    print("Stopped serving; the schedules are paused until the next `collab serve`.")
+
+
+def describe(deployments: Sequence[RunnerDeployment], ws: Workspace, url: str) -> str:
+    """What is served and when it runs next, for the console."""
+    lines = [f"Prefect UI: {url}  (API {url}/api; data in {os.environ.get('PREFECT_HOME')})",
+             f"Serving the deployments of workspace {ws.root}:"]
+    for deployment in deployments:
+        name = f"{deployment.flow_name}/{deployment.name}"
+        if deployment.schedules:
+            schedule = deployment.schedules[0].schedule
+            when = _schedule_text(schedule)
+            upcoming = next_run_times(schedule, 1)
+            nxt = f"; next {upcoming[0]:%Y-%m-%d %H:%M %Z}" if upcoming else ""
+            lines.append(f"  {name:<34} {when}{nxt}")
+        else:
+            lines.append(f"  {name:<34} on demand")
+    lines += [
+        "Run one now, from another terminal:",
+        f"  PREFECT_API_URL={url}/api prefect deployment run 'rebuild-reports/rebuild-reports'",
+        f"  PREFECT_API_URL={url}/api prefect deployment run 'run-wave/wave-run' "
+        "--param wave=<wave id>",
+        "Drop exports in " + str(ws.inbox) + "/<wave>/; Ctrl-C stops serving and the server.",
+    ]
+    return "\n".join(lines)
+
+
+def next_run_times(schedule, n: int, start: datetime | None = None) -> list[datetime]:
+    """The next ``n`` run times of a client schedule (cron or interval), as the server's
+    scheduler computes them, in the schedule's timezone."""
+    from prefect.server.schemas import schedules as server_schedules
+
+    server_type = getattr(server_schedules, type(schedule).__name__)
+    server_schedule = server_type.model_validate(schedule.model_dump())
+    return list(asyncio.run(server_schedule.get_dates(n=n, start=start)))
+
+
+def _schedule_text(schedule) -> str:
+    if getattr(schedule, "cron", None):
+        return f"cron '{schedule.cron}' ({schedule.timezone})"
+    seconds = int(schedule.interval.total_seconds())
+    return f"every {seconds} s"
+
+
+# --- the server subprocess -------------------------------------------------------------------
+
+def server_is_healthy(url: str, timeout: float = 2.0) -> bool:
+    """True when a Prefect server answers ``GET {url}/api/health``."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/health", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def start_server(home: Path, port: int, *, ui_enabled: str = "true") -> subprocess.Popen:
+    """``prefect server start`` on 127.0.0.1:``port`` with ``PREFECT_HOME=home``, logging to
+    ``home/server.log``. Its own session, so Ctrl-C reaches this process first, which then
+    pauses the schedules before stopping the server."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update({"PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": ui_enabled,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    with open(home / "server.log", "ab") as log:  # the server keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def wait_for_server(url: str, server: subprocess.Popen, log: Path,
+                    timeout: float = SERVER_START_TIMEOUT) -> None:
+    """Wait until the server answers; raise with the end of its log if it exits or times
+    out (a busy port, a broken database)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server_is_healthy(url):
+            return
+        if server.poll() is not None:
+            break
+        time.sleep(0.25)
+    stop_server(server)
+    tail = log.read_text(errors="replace").strip().splitlines()[-8:] if log.exists() else []
+    raise CollabStatsError(
+        f"the Prefect server did not start at {url} (is the port in use? try --port); "
+        f"its log, {log}:\n  " + "\n  ".join(tail))
+
+
+def stop_server(server: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop the server (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
