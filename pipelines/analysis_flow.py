@@ -18,7 +18,6 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from collab_stats.benchmarking import ProgrammeBenchmark, benchmark_programme
 from collab_stats.errors import CollabStatsError
 from collab_stats.psychometrics import ProgrammePsychometrics, programme_psychometrics
-from collab_stats.schema import SurveyData
 
 from .files import write_parquet_tables
 from .fingerprint import wave_fingerprint
@@ -31,8 +30,7 @@ CACHED = {"cache_policy": INPUTS + TASK_SOURCE, "persist_result": True}
 
 def stored_waves_through(ws: Workspace, wave: str, waves: list[str]) -> list[str]:
     """The stored waves up to and including ``wave``, in programme order."""
-    stored = set(WaveStore(ws.store).status()["wave_id"].astype(str)) \
-        if (ws.store / "manifest.json").exists() else set()
+    stored = set(WaveStore(ws.store).wave_ids())
     if wave not in stored:
         raise CollabStatsError(f"wave {wave!r} has no stored data in {ws.store}: ingest its "
                                "exports first (drop them in the inbox, or `collab ingest`)")
@@ -109,10 +107,3 @@ def scalar_invariance(psychometrics: ProgrammePsychometrics) -> bool | None:
         return None
     return bool(table.set_index("level").loc["scalar", "supported"])
 
-
-def analyse_survey(data: SurveyData, family, programme):
-    """Psychometrics and benchmark for data in memory (the benchmark's direct path)."""
-    psychometrics = programme_psychometrics(data, family)
-    benchmark = benchmark_programme(data, family, programme,
-                                    invariance_supported=scalar_invariance(psychometrics))
-    return psychometrics, benchmark

@@ -99,14 +99,7 @@ class _ExamplesAndDefaults(ExamplesFormatter, argparse.ArgumentDefaultsHelpForma
     """Examples kept as written, and each option's default shown."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_positive = cli_workspace.bounded_int("the value", 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

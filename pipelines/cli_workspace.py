@@ -151,7 +151,8 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
                         "COLLAB_DASK_ADDRESS setting)")
 
 
-def _bounded(kind: str, low: int, high: int | None = None):
+def bounded_int(kind: str, low: int, high: int | None = None):
+    """An argparse type: a whole number from ``low`` (to ``high``), named ``kind`` in errors."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -164,9 +165,9 @@ def _bounded(kind: str, low: int, high: int | None = None):
     return parse
 
 
-_port = _bounded("the port", 1, 65535)
-_seconds = _bounded("the interval", 10)
-_count = _bounded("the number of runs", 0)
+_port = bounded_int("the port", 1, 65535)
+_seconds = bounded_int("the interval", 10)
+_count = bounded_int("the number of runs", 0)
 
 
 # --- init -------------------------------------------------------------------------------------
@@ -227,11 +228,9 @@ def _configure_prefect(ws: Workspace) -> str:
 
 def stored_waves(ws: Workspace) -> list[str]:
     """Waves with data in the workspace's store (none when it has no manifest yet)."""
-    if not (ws.store / "manifest.json").exists():
-        return []
     from .store import WaveStore
 
-    return sorted(set(WaveStore(ws.store).status()["wave_id"].astype(str)))
+    return WaveStore(ws.store).wave_ids()
 
 
 def _check_runnable(ws: Workspace, waves: list[str], wave: str | None) -> None:

@@ -30,8 +30,7 @@ __all__ = ["rebuild_reports", "run_programme", "run_wave", "watch_inbox"]
 
 def latest_stored_wave(ws: Workspace, waves: list[str]) -> str:
     """The last wave (programme order) with stored data."""
-    stored = (set(WaveStore(ws.store).status()["wave_id"].astype(str))
-              if (ws.store / "manifest.json").exists() else set())
+    stored = set(WaveStore(ws.store).wave_ids())
     present = [w for w in waves if w in stored]
     if not present:
         raise CollabStatsError(f"{ws.store}: no wave has been ingested yet; drop exports in "

@@ -428,6 +428,15 @@ class WaveStore:
             frame[column] = frame[column].astype("int64")
         return frame
 
+    def wave_ids(self) -> list[str]:
+        """The waves with stored data, sorted (none, without touching the folder, when the
+        store has no manifest yet)."""
+        if not self.manifest_path.exists():
+            return []
+        with _flock(self.root / ".lock", fcntl.LOCK_SH):
+            manifest = self._read_manifest()
+        return sorted({str(source["wave_id"]) for source in manifest["sources"]})
+
     def ingest_tables(self) -> dict[str, pd.DataFrame]:
         """What reports show about ingestion, with no personal data: ``sources`` (one row per
         stored export: name, format, SHA-256, rows read/accepted/quarantined) and

@@ -219,10 +219,9 @@ class ReportNotebook:
     def _alias(self, function: Callable[..., Any]) -> str:
         module = function.__module__
         alias = module.rsplit(".", 1)[-1]
-        if self._modules.setdefault(module, alias) != alias:  # pragma: no cover - defensive
-            raise ValueError(f"two modules would share the alias {alias!r}")
         if any(a == alias and m != module for m, a in self._modules.items()):
             raise ValueError(f"two modules would share the alias {alias!r}")
+        self._modules[module] = alias
         return alias
 
     def _add(self, cell: nbformat.NotebookNode, key: str) -> None:

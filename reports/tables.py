@@ -7,7 +7,7 @@ value column, never a number or zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -100,11 +100,6 @@ def _markdown(columns: Sequence[Column], rows: list[list[str]], numeric: list[bo
     rule = "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"
     body = ["| " + " | ".join(cell(t) for t in r) + " |" for r in rows]
     return "\n".join([head, rule, *body]) + "\n"
-
-
-def rename_for_download(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """A download copy with readable headers (labels) for the given source columns."""
-    return frame.rename(columns=dict(labels))
 
 
 def data_table_html(frame: pd.DataFrame) -> str:
