@@ -6,8 +6,12 @@ answers follow the library's one vocabulary (:data:`collab_stats._params.NanPoli
 ``"pairwise"``
     each covariance uses every respondent who answered both items (each variance, every
     respondent who answered the item), with the ``N - 1`` denominator, as ``psych::alpha``
-    (``use = "pairwise"``) and ``pingouin.cronbach_alpha`` do. ``n_used`` counts respondents
-    who answered at least one item.
+    (``use = "pairwise"``) and ``pingouin.cronbach_alpha`` do. The correlations behind
+    standardised alpha, ``average_r``, standardised alpha-if-dropped and omega are R's
+    ``cor(x, use = "pairwise")`` (each pair's own means and standard deviations), as
+    ``psych::alpha`` computes them since psych 2.4 (``R <- cor(x, use = use)``; older
+    versions used ``cov2cor`` of the covariance matrix, which differs when answers are
+    missing). ``n_used`` counts respondents who answered at least one item.
 ``"listwise"``
     only respondents who answered every item are used; ``n_used`` counts them.
 
@@ -83,7 +87,8 @@ class AlphaResult:
     alpha : float
         Raw alpha from the covariance matrix.
     std_alpha : float
-        Standardised alpha from the correlation matrix (``cov2cor`` of the covariances).
+        Standardised alpha from the correlation matrix (pairwise correlations under
+        ``"pairwise"``, as psych >= 2.4; see the module docstring).
     average_r : float
         Mean inter-item correlation (off-diagonal).
     ci_low, ci_high : float
@@ -255,7 +260,12 @@ def _scale_point_index(x: np.ndarray, obs: np.ndarray, points: list[int]) -> np.
 
 
 def _single_cov(x: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Covariances (pandas, pairwise-complete, N - 1), pair counts, item means, n_used."""
+    """Covariances and correlations (pandas, pairwise-complete, N - 1), pair counts, item
+    means, n_used.
+
+    The correlations are R's ``cor(x, use = "pairwise")``: each pair's own means and standard
+    deviations, not ``cov2cor`` of the covariances (the two differ when answers are missing).
+    """
     used = np.where(obs, x, np.nan)
     k = x.shape[1]
     if obs.any(axis=1).sum() >= 2:
@@ -266,26 +276,33 @@ def _single_cov(x: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, ...]:
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.nansum(used, axis=0) / obs.sum(axis=0)
     cov = np.where(counts >= 2, cov, np.nan)
+    # the correlations from the same sums as the grouped path, so both apply one rule
+    one = np.zeros(x.shape[0], dtype=np.intp)
+    counts_1, a, q, sq, shift = _grouped_sums(x, obs, one, 1)
+    corr = _corr_from_sums(_cov_from_sums(counts_1, a, q, shift)[0], counts_1, a, sq, shift)
     n_used = int(obs.any(axis=1).sum())
-    return cov[None], counts[None], means[None], np.array([n_used])
+    return cov[None], corr, counts[None], means[None], np.array([n_used])
 
 
 def _grouped_sums(x: np.ndarray, obs: np.ndarray, codes: np.ndarray, n_groups: int):
-    """Per group: pair counts N, shifted sums A and cross-products Q, and the item shifts.
+    """Per group: pair counts N, shifted sums A, cross-products Q, pair sums of squares S
+    and the item shifts.
 
     Rows are sorted by group and laid out as (groups, rows, items) arrays padded with zeros,
     one batch per size bucket (sizes in (2**(b-1), 2**b]), so the sums are batched matrix
     products. Values are shifted by their group-item mean before multiplying (no
     cancellation); ``A[g, i, j]`` is the sum of shifted item-i values over rows answering
-    both i and j.
+    both i and j, and ``S[g, i, j]`` the sum of its squares over those rows (for the
+    pair-specific variances of pairwise correlations).
     """
     n, k = x.shape
     counts = np.zeros((n_groups, k, k))
     a = np.zeros((n_groups, k, k))
     q = np.zeros((n_groups, k, k))
+    sq = np.zeros((n_groups, k, k))
     shift = np.zeros((n_groups, k))
     if n == 0 or n_groups == 0:
-        return counts, a, q, shift
+        return counts, a, q, sq, shift
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -310,8 +327,9 @@ def _grouped_sums(x: np.ndarray, obs: np.ndarray, codes: np.ndarray, n_groups: i
             counts[gb] = mt @ m
             a[gb] = dt @ m
             q[gb] = dt @ d
+            sq[gb] = (dt * dt) @ m
             shift[gb] = c
-    return counts, a, q, shift
+    return counts, a, q, sq, shift
 
 
 def _cov_from_sums(counts, a, q, shift):
@@ -323,6 +341,27 @@ def _cov_from_sums(counts, a, q, shift):
         n_item = np.diagonal(counts, axis1=1, axis2=2)
         means = shift + np.diagonal(a, axis1=1, axis2=2) / n_item
     return cov, np.where(n_item > 0, means, np.nan)
+
+
+def _corr_from_sums(cov, counts, a, sq, shift):
+    """Pairwise correlations (R's ``cor(use = "pairwise")``) from the shifted sums.
+
+    ``var[g, i, j]`` is item i's variance over the rows answering both i and j, so
+    ``r_ij = cov_ij / sqrt(var[i, j] var[j, i])`` uses each pair's own standard deviations.
+    A pair in which either item does not vary (``var <= 1e-14 * mean**2``, the zero-variance
+    rule of the module) has no correlation: NaN.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (sq - a * a / counts) / (counts - 1)
+        mean = shift[:, :, None] + a / counts
+        flat = var <= _ZERO_ITEM_VAR * mean**2
+        corr = cov / np.sqrt(var * var.transpose(0, 2, 1))
+    bad = (counts < 2) | flat | flat.transpose(0, 2, 1)
+    corr = np.where(bad, np.nan, corr)
+    k = corr.shape[1]
+    corr[:, np.arange(k), np.arange(k)] = np.where(
+        np.diagonal(bad, axis1=1, axis2=2), np.nan, 1.0)
+    return corr
 
 
 # --- statistics from covariance matrices (shared by every path) ---------------------------------
@@ -339,8 +378,12 @@ def _first(mask: np.ndarray) -> np.ndarray:
     return np.where(mask.any(axis=1), mask.argmax(axis=1), -1)
 
 
-def _scale_stats(cov, counts, means, n_used, names, nan_policy):
-    """Alpha, standardised alpha, average r and the reasons, for stacked (G, k, k) input."""
+def _scale_stats(cov, corr, counts, means, n_used, names, nan_policy):
+    """Alpha, standardised alpha, average r and the reasons, for stacked (G, k, k) input.
+
+    ``corr`` holds the pairwise correlations (see :func:`_single_cov`); ``None`` where only
+    raw alpha is wanted (the bootstrap), and standardised alpha and average r are then NaN.
+    """
     g, k = cov.shape[0], len(names)
     out = {key: np.full(g, np.nan) for key in ("alpha", "std_alpha", "average_r")}
     reason = np.full(g, "", dtype=object)
@@ -360,11 +403,16 @@ def _scale_stats(cov, counts, means, n_used, names, nan_policy):
         bad_total = ~(total > _ZERO_TOTAL_VAR * trace)
         zero_item = diag <= _ZERO_ITEM_VAR * means**2
         alpha = k / (k - 1) * (1 - trace / total)
-        sd = np.sqrt(diag)
-        corr = cov / (sd[:, :, None] * sd[:, None, :])
-        avg_r = (corr.sum(axis=(1, 2)) - np.trace(corr, axis1=1, axis2=2)) / (k * (k - 1))
+        avg_r = (_off_diagonal_mean(corr, k) if corr is not None else np.full(g, np.nan))
         std_alpha = k * avg_r / (1 + (k - 1) * avg_r)
     has_zero = zero_item.any(axis=1)
+    no_corr = (~np.isfinite(corr[:, iu, ju]) if corr is not None
+               else np.zeros((g, len(iu)), dtype=bool))
+    has_no_corr = no_corr.any(axis=1)
+    no_corr_msgs = np.array([f"items {names[i]!r} and {names[j]!r} have no correlation (one "
+                             f"does not vary among the respondents who answered both), so "
+                             f"standardised alpha and average_r are undefined"
+                             for i, j in zip(iu, ju, strict=True)], dtype=object)
     std_total_bad = ~(1 + (k - 1) * avg_r > _ZERO_TOTAL_VAR)  # sum(R) / k
     zero_msgs = np.array([f"item {nm!r} has zero variance, so standardised alpha and "
                           f"average_r are undefined" for nm in names], dtype=object)
@@ -373,6 +421,7 @@ def _scale_stats(cov, counts, means, n_used, names, nan_policy):
     # lowest precedence first: later assignments overwrite
     reason[std_total_bad] = ("the standardised total score has zero or negative variance, so "
                              "standardised alpha is undefined")
+    reason[has_no_corr] = no_corr_msgs[_first(no_corr)[has_no_corr]]
     reason[has_zero] = zero_msgs[_first(zero_item)[has_zero]]
     all_const = bad_total & ~(trace > 0)
     reason[bad_total] = "the total score has zero or negative variance"
@@ -386,12 +435,18 @@ def _scale_stats(cov, counts, means, n_used, names, nan_policy):
     reason[few] = few_msg
     usable = ~(few | pair_bad)
     ok_alpha = usable & ~bad_total
-    ok_std = ok_alpha & ~has_zero
+    ok_std = ok_alpha & ~has_zero & ~has_no_corr & (corr is not None)
     out["alpha"] = np.where(ok_alpha, alpha, np.nan)
     out["std_alpha"] = np.where(ok_std & ~std_total_bad, std_alpha, np.nan)
     out["average_r"] = np.where(ok_std, avg_r, np.nan)
     zero_item = np.where(usable[:, None], zero_item, False)
     return out, reason, usable, zero_item
+
+
+def _off_diagonal_mean(corr, k):
+    """Mean off-diagonal element of stacked (G, k, k) matrices (NaN where one is NaN)."""
+    off = ~np.eye(k, dtype=bool)
+    return corr[:, off].sum(axis=1) / (k * (k - 1))
 
 
 def _feldt(alpha, n, k, ci):
@@ -408,8 +463,9 @@ def _feldt(alpha, n, k, ci):
     return np.where(ok, low, np.nan), np.where(ok, high, np.nan)
 
 
-def _item_stats(cov, counts, means, usable, zero_item, scale_reason, k):
-    """Per item: n, mean, sd, r_drop, alpha_if_dropped and reasons, shape (G, k)."""
+def _item_stats(cov, corr, counts, means, usable, zero_item, scale_reason, k):
+    """Per item: n, mean, sd, r_drop, alpha_if_dropped, std_alpha_if_dropped and reasons,
+    shape (G, k)."""
     g = cov.shape[0]
     n = np.diagonal(counts, axis1=1, axis2=2).copy()
     diag = np.diagonal(cov, axis1=1, axis2=2)
@@ -423,6 +479,11 @@ def _item_stats(cov, counts, means, usable, zero_item, scale_reason, k):
         r_drop = (col - diag) / np.sqrt(diag * rest)
         alpha_drop = ((k - 1) / (k - 2) * (1 - (trace - diag) / rest) if k >= 3
                       else np.full((g, k), np.nan))
+        # standardised alpha of the other k - 1 items: their mean off-diagonal correlation
+        off = np.where(np.eye(k, dtype=bool), 0.0, corr)
+        r_rest = ((off.sum(axis=(1, 2))[:, None] - 2 * off.sum(axis=2)) / ((k - 1) * (k - 2))
+                  if k >= 3 else np.full((g, k), np.nan))
+        std_drop = (k - 1) * r_rest / (1 + (k - 2) * r_rest)
     ok = usable[:, None] & np.ones((g, k), dtype=bool)
     r_ok = ok & ~zero_item & ~rest_zero
     a_ok = ok & ~rest_zero & (k >= 3)
@@ -443,6 +504,8 @@ def _item_stats(cov, counts, means, usable, zero_item, scale_reason, k):
         "sd": sd,
         "r_drop": np.where(r_ok, r_drop, np.nan),
         "alpha_if_dropped": np.where(a_ok, alpha_drop, np.nan),
+        "std_alpha_if_dropped": np.where(a_ok & ~zero_item.any(axis=1, keepdims=True),
+                                         std_drop, np.nan),
     }, reason
 
 
@@ -566,9 +629,9 @@ def _uls_hessian(load, resid, eye, off):
     return hess
 
 
-def _omega_stats(cov, usable, zero_item, scale_reason, names):
-    """Omega, loadings, converged, iterations and reasons for stacked covariances."""
-    g, k = cov.shape[0], len(names)
+def _omega_stats(corr, usable, zero_item, scale_reason, names):
+    """Omega, loadings, converged, iterations and reasons for stacked pairwise correlations."""
+    g, k = corr.shape[0], len(names)
     omega = np.full(g, np.nan)
     loadings = np.full((g, k), np.nan)
     converged = np.zeros(g, dtype=bool)
@@ -580,14 +643,18 @@ def _omega_stats(cov, usable, zero_item, scale_reason, names):
     has_zero = zero_item.any(axis=1)
     zero_msgs = np.array([f"item {nm!r} has zero variance, so its correlations are undefined"
                           for nm in names], dtype=object)
-    reason[~usable] = scale_reason[~usable]
+    iu, ju = np.triu_indices(k, 1)
+    no_corr = ~np.isfinite(corr[:, iu, ju])
+    has_no_corr = no_corr.any(axis=1)
+    no_corr_msgs = np.array([f"items {names[i]!r} and {names[j]!r} have no correlation (one "
+                             f"does not vary among the respondents who answered both)"
+                             for i, j in zip(iu, ju, strict=True)], dtype=object)
+    reason[has_no_corr] = no_corr_msgs[_first(no_corr)[has_no_corr]]
     reason[has_zero] = zero_msgs[_first(zero_item)[has_zero]]
-    fit = np.flatnonzero(usable & ~has_zero)
+    reason[~usable] = scale_reason[~usable]
+    fit = np.flatnonzero(usable & ~has_zero & ~has_no_corr)
     if fit.size:
-        c = cov[fit]
-        sd = np.sqrt(np.diagonal(c, axis1=1, axis2=2))
-        corr = c / (sd[:, :, None] * sd[:, None, :])
-        load, conv, its = _fit_one_factor(corr)
+        load, conv, its = _fit_one_factor(corr[fit])
         loadings[fit], converged[fit], n_iter[fit] = load, conv, its
         s = load.sum(axis=1) ** 2
         om = s / (s + (1 - load**2).sum(axis=1))
@@ -642,8 +709,10 @@ def cronbach_alpha(
 
     Notes
     -----
-    With ``C`` the k x k covariance matrix and ``R`` the correlation matrix
-    ``R_ij = C_ij / sqrt(C_ii C_jj)``,
+    With ``C`` the k x k covariance matrix and ``R`` the correlation matrix (under
+    ``"pairwise"`` each ``R_ij`` from the respondents who answered both items, with their own
+    standard deviations: R's ``cor(x, use = "pairwise")``, as psych >= 2.4; under
+    ``"listwise"`` ``R_ij = C_ij / sqrt(C_ii C_jj)``),
 
     .. math::
 
@@ -702,8 +771,8 @@ def cronbach_alpha(
     x, names = _item_matrix(items)
     n_total, k = x.shape
     obs = _observed(x, nan_policy)
-    cov, counts, means, n_used = _single_cov(x, obs)
-    figures, reason, _, _ = _scale_stats(cov, counts, means, n_used, names, nan_policy)
+    cov, corr, counts, means, n_used = _single_cov(x, obs)
+    figures, reason, _, _ = _scale_stats(cov, corr, counts, means, n_used, names, nan_policy)
     alpha = float(figures["alpha"][0])
     reason_text = str(reason[0])
     n_valid = 0
@@ -754,7 +823,7 @@ def _bootstrap_alphas(x, obs, names, nan_policy, n_boot, seed) -> np.ndarray:
         kk = k * k
         counts, a, q = (sums[:, i * kk:(i + 1) * kk].reshape(b, k, k) for i in range(3))
         cov, means = _cov_from_sums(counts, a, q, np.broadcast_to(shift, (b, k)))
-        figures, *_ = _scale_stats(cov, counts, means, sums[:, -1], names, nan_policy)
+        figures, *_ = _scale_stats(cov, None, counts, means, sums[:, -1], names, nan_policy)
         out[lo:lo + b] = figures["alpha"]
     return out
 
@@ -782,7 +851,7 @@ def item_analysis(
     -------
     ItemAnalysis
         ``table`` has one row per item: ``item, n, mean, sd, r_drop, alpha_if_dropped,
-        pct_missing`` (share of all rows with no answer to the item, 0-1, whatever the
+        std_alpha_if_dropped, pct_missing`` (share of all rows with no answer to the item, 0-1, whatever the
         policy), ``p_*``, and ``reason`` (why a figure is NaN, ``""`` otherwise).
 
     Notes
@@ -796,7 +865,9 @@ def item_analysis(
 
     the correlation of item i with the sum of the other items (psych's ``r.drop``); under
     ``"listwise"`` it equals that correlation computed on the complete rows. ``alpha_if_dropped``
-    is raw alpha of ``C`` without row and column i (psych's ``alpha.drop$raw_alpha``).
+    is raw alpha of ``C`` without row and column i (psych's ``alpha.drop$raw_alpha``) and
+    ``std_alpha_if_dropped`` standardised alpha of the correlation matrix without it
+    (``alpha.drop$std.alpha``; pairwise correlations as in :func:`cronbach_alpha`).
     ``sd`` uses N - 1.
 
     Examples
@@ -820,9 +891,10 @@ def item_analysis(
     x, names = _item_matrix(items)
     n_total, k = x.shape
     obs = _observed(x, nan_policy)
-    cov, counts, means, n_used = _single_cov(x, obs)
-    _, reason, usable, zero_item = _scale_stats(cov, counts, means, n_used, names, nan_policy)
-    figures, item_reason = _item_stats(cov, counts, means, usable, zero_item, reason, k)
+    cov, corr, counts, means, n_used = _single_cov(x, obs)
+    _, reason, usable, zero_item = _scale_stats(cov, corr, counts, means, n_used, names,
+                                                nan_policy)
+    figures, item_reason = _item_stats(cov, corr, counts, means, usable, zero_item, reason, k)
     table = pd.DataFrame({"item": names, **{key: v[0] for key, v in figures.items()}})
     with np.errstate(invalid="ignore", divide="ignore"):
         table["pct_missing"] = np.isnan(x).sum(axis=0) / n_total if n_total else np.nan
@@ -866,9 +938,9 @@ def mcdonald_omega(items: pd.DataFrame, *, nan_policy: NanPolicy = "pairwise") -
         \\omega = \\frac{(\\sum_i \\lambda_i)^2}
                        {(\\sum_i \\lambda_i)^2 + \\sum_i (1 - \\lambda_i^2)}
 
-    ``R`` is ``cov2cor`` of the covariance matrix, the matrix alpha uses. ``psych::fa`` on
-    raw data with ``use = "pairwise"`` correlates with pair-specific standard deviations
-    instead; the two agree under ``"listwise"`` and when no answer is missing.
+    ``R`` is the matrix standardised alpha uses: under ``"pairwise"`` R's
+    ``cor(x, use = "pairwise")`` (pair-specific means and standard deviations), which is what
+    ``psych::omega`` and ``psych::fa`` correlate raw data with.
 
     Computation: squared multiple correlations as starting communalities, iterated principal
     axis (whose fixed points are the stationary points of this criterion) to a change below
@@ -893,15 +965,16 @@ def mcdonald_omega(items: pd.DataFrame, *, nan_policy: NanPolicy = "pairwise") -
     ...                       "q4": [3, 5, 3, 4, 1, 4, 4, 2]})
     >>> res = mcdonald_omega(items)
     >>> round(res.omega, 4), res.converged
-    (0.9406, True)
+    (0.9306, True)
     """
     nan_policy = _check_policy(nan_policy)
     x, names = _item_matrix(items)
     n_total, k = x.shape
     obs = _observed(x, nan_policy)
-    cov, counts, means, n_used = _single_cov(x, obs)
-    _, reason, usable, zero_item = _scale_stats(cov, counts, means, n_used, names, nan_policy)
-    omega, loadings, converged, n_iter, om_reason = _omega_stats(cov, usable, zero_item,
+    cov, corr, counts, means, n_used = _single_cov(x, obs)
+    _, reason, usable, zero_item = _scale_stats(cov, corr, counts, means, n_used, names,
+                                                nan_policy)
+    omega, loadings, converged, n_iter, om_reason = _omega_stats(corr, usable, zero_item,
                                                                  reason, names)
     return OmegaResult(
         omega=float(omega[0]), loadings=pd.Series(loadings[0], index=pd.Index(names),
@@ -1091,11 +1164,12 @@ def _grouped_setup(values, groups, nan_policy):
     codes, keys = _group_codes(groups, x.shape[0])
     obs = _observed(x, nan_policy)
     n_groups = len(keys)
-    counts, a, q, shift = _grouped_sums(x, obs, codes, n_groups)
+    counts, a, q, sq, shift = _grouped_sums(x, obs, codes, n_groups)
     cov, means = _cov_from_sums(counts, a, q, shift)
+    corr = _corr_from_sums(cov, counts, a, sq, shift)
     n_total = np.bincount(codes, minlength=n_groups)
     n_used = np.bincount(codes, weights=obs.any(axis=1), minlength=n_groups).astype(int)
-    return nan_policy, x, names, codes, keys, obs, cov, counts, means, n_total, n_used
+    return nan_policy, x, names, codes, keys, obs, cov, corr, counts, means, n_total, n_used
 
 
 def grouped_reliability(
@@ -1150,13 +1224,13 @@ def grouped_reliability(
     2     c      20  0.629  0.657
     """
     ci = _check_ci(ci)
-    (nan_policy, x, names, codes, keys, obs, cov, counts, means, n_total,
+    (nan_policy, x, names, codes, keys, obs, cov, corr, counts, means, n_total,
      n_used) = _grouped_setup(values, groups, nan_policy)
     k = len(names)
-    figures, reason, usable, zero_item = _scale_stats(cov, counts, means, n_used, names,
+    figures, reason, usable, zero_item = _scale_stats(cov, corr, counts, means, n_used, names,
                                                       nan_policy)
     low, high = _feldt(figures["alpha"], n_used, k, ci)
-    omega, _, converged, _, om_reason = _omega_stats(cov, usable, zero_item, reason, names)
+    omega, _, converged, _, om_reason = _omega_stats(corr, usable, zero_item, reason, names)
     out = keys.copy()
     out["alpha"] = figures["alpha"]
     out["std_alpha"] = figures["std_alpha"]
@@ -1195,7 +1269,8 @@ def grouped_item_analysis(
     -------
     pandas.DataFrame
         The key column(s), then the columns of :attr:`ItemAnalysis.table` (``item, n, mean,
-        sd, r_drop, alpha_if_dropped, pct_missing``, ``p_*``, ``reason``), groups in sorted
+        sd, r_drop, alpha_if_dropped, std_alpha_if_dropped, pct_missing``, ``p_*``,
+        ``reason``), groups in sorted
         key order and items in column order.
 
     Notes
@@ -1221,11 +1296,12 @@ def grouped_item_analysis(
     5      2    2  20   0.710
     """
     points = _check_scale_points(scale_points)
-    (nan_policy, x, names, codes, keys, obs, cov, counts, means, n_total,
+    (nan_policy, x, names, codes, keys, obs, cov, corr, counts, means, n_total,
      n_used) = _grouped_setup(values, groups, nan_policy)
     k, n_groups = len(names), len(keys)
-    _, reason, usable, zero_item = _scale_stats(cov, counts, means, n_used, names, nan_policy)
-    figures, item_reason = _item_stats(cov, counts, means, usable, zero_item, reason, k)
+    _, reason, usable, zero_item = _scale_stats(cov, corr, counts, means, n_used, names,
+                                                nan_policy)
+    figures, item_reason = _item_stats(cov, corr, counts, means, usable, zero_item, reason, k)
     out = keys.loc[np.repeat(np.arange(n_groups), k)].reset_index(drop=True)
     out["item"] = np.tile(np.asarray(names, dtype=object), n_groups)
     for key, v in figures.items():

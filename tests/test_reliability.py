@@ -41,7 +41,8 @@ from collab_stats.reliability import (
     reliability_flags,
 )
 
-ITEM_NUMBERS = ["n", "mean", "sd", "r_drop", "alpha_if_dropped", "pct_missing"]
+ITEM_NUMBERS = ["n", "mean", "sd", "r_drop", "alpha_if_dropped", "std_alpha_if_dropped",
+                "pct_missing"]
 ALPHA_NUMBERS = ["alpha", "std_alpha", "average_r", "ci_low", "ci_high"]
 
 
@@ -90,6 +91,19 @@ def cov2cor(cov: pd.DataFrame) -> np.ndarray:
     return cov.to_numpy() / np.outer(sd, sd)
 
 
+def pairwise_corr(items: pd.DataFrame) -> np.ndarray:
+    """R's ``cor(x, use = "pairwise")`` written out pair by pair with numpy: each pair's own
+    complete rows, means and standard deviations (independent of pandas' ``corr``)."""
+    x = items.to_numpy(dtype=float)
+    k = x.shape[1]
+    out = np.eye(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            both = ~np.isnan(x[:, i]) & ~np.isnan(x[:, j])
+            out[i, j] = out[j, i] = np.corrcoef(x[both, i], x[both, j])[0, 1]
+    return out
+
+
 def uls_one_factor(corr: np.ndarray) -> tuple[float, np.ndarray]:
     """Omega from a one-factor fit by direct minimisation of sum_{i<j} (r_ij - l_i l_j)^2
     (scipy least_squares, Levenberg-Marquardt), independent of the library's iterations."""
@@ -112,6 +126,13 @@ def uls_one_factor(corr: np.ndarray) -> tuple[float, np.ndarray]:
 # (psych 2.x documentation / vignettes, as quoted in the task brief; printed to 2 decimals,
 # so the tolerance is half a unit in the second decimal).
 PSYCH_BFI_AGREEABLENESS = {"alpha": 0.70, "std_alpha": 0.71, "average_r": 0.33}
+
+# psych >= 2.4 ``alpha(bfi[1:5], keys = c(-1, 1, 1, 1, 1))``, "Reliability if an item is
+# dropped", column std.alpha for A1- .. A5 (as quoted in issue 15 from psych's published run:
+# .725 / .625 / .613 / .693 / .655). Three decimals printed, so the tolerance is 5e-4. psych
+# computes them from ``cor(x, use = "pairwise")``; ``cov2cor`` of the pairwise covariances
+# (psych < 2.4) gives .726 / .626 / .613 / .694 / .656 and fails this test.
+PSYCH_BFI_STD_ALPHA_IF_DROPPED = [0.725, 0.625, 0.613, 0.693, 0.655]
 
 
 def test_bfi_agreeableness_matches_psych(agreeableness):
@@ -183,13 +204,32 @@ def test_pingouin_documented_example_listwise(wide_missing):
     assert_allclose([res.ci_low, res.ci_high], [0.533, 0.947], rtol=0, atol=1e-3)
 
 
-def test_standardised_alpha_from_correlations(agreeableness):
-    """std_alpha = k r / (1 + (k - 1) r) with r the mean off-diagonal of cov2cor(C)."""
-    corr = cov2cor(agreeableness.cov())
+def test_standardised_alpha_from_pairwise_correlations(agreeableness):
+    """std_alpha = k r / (1 + (k - 1) r) with r the mean off-diagonal of the pairwise
+    correlation matrix (psych >= 2.4), written out pair by pair; listwise, cov2cor of the
+    complete rows' covariances."""
+    corr = pairwise_corr(agreeableness)
     r = (corr.sum() - 5) / 20
     res = cronbach_alpha(agreeableness)
     assert abs(res.average_r - r) < 1e-12
     assert abs(res.std_alpha - 5 * r / (1 + 4 * r)) < 1e-12
+    old = cov2cor(agreeableness.cov())  # psych < 2.4: a different number on these data
+    assert abs(res.average_r - (old.sum() - 5) / 20) > 1e-4
+    complete = agreeableness.dropna()
+    r_lw = (cov2cor(complete.cov()).sum() - 5) / 20
+    assert abs(cronbach_alpha(agreeableness, nan_policy="listwise").average_r - r_lw) < 1e-12
+
+
+def test_std_alpha_if_dropped_matches_psych(agreeableness):
+    table = item_analysis(agreeableness).table
+    assert_allclose(table["std_alpha_if_dropped"], PSYCH_BFI_STD_ALPHA_IF_DROPPED, rtol=0,
+                    atol=5e-4)
+    # second path: standardised alpha of the pairwise correlations without each item
+    corr = pairwise_corr(agreeableness)
+    for i in range(5):
+        keep = [j for j in range(5) if j != i]
+        r = (corr[np.ix_(keep, keep)].sum() - 4) / 12
+        assert abs(table.loc[i, "std_alpha_if_dropped"] - 4 * r / (1 + 3 * r)) < 1e-12
 
 
 # --- item analysis -------------------------------------------------------------------------------
@@ -251,10 +291,11 @@ def test_item_analysis_response_distribution(agreeableness):
 @pytest.mark.parametrize("which", ["agreeableness", "conscientiousness"])
 def test_omega_matches_direct_least_squares(which, request):
     """Second code path: scipy least_squares on the off-diagonal ULS criterion for the
-    correlation matrix cov2cor(pairwise covariances). Omega and loadings to 1e-6."""
+    pairwise correlation matrix (R's cor(use = "pairwise"), which psych::omega uses on raw
+    data). Omega and loadings to 1e-6."""
     items = request.getfixturevalue(which)
     res = mcdonald_omega(items)
-    omega, lam = uls_one_factor(cov2cor(items.cov()))
+    omega, lam = uls_one_factor(pairwise_corr(items))
     assert res.converged and res.reason == ""
     assert abs(res.omega - omega) < 1e-6
     assert_allclose(res.loadings.to_numpy(), lam, rtol=0, atol=1e-6)
