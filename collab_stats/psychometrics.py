@@ -10,7 +10,7 @@ the single-topic modules (:mod:`.reliability`, :mod:`.cfa`, :mod:`.invariance`,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from .cfa import cfa
 from .errors import ParameterError
 from .instrument.model import InstrumentFamily
 from .invariance import measurement_invariance
+from .omega import composite_reliability, omega_hierarchical
 from .reliability import (
     grouped_item_analysis,
     grouped_reliability,
@@ -68,6 +69,15 @@ class ProgrammePsychometrics:
         converged, chi-square, df, p, CFI, TLI, RMSEA with CI, SRMR, reason.
     loadings : DataFrame
         Standardised loadings per wave, model, characteristic and item.
+    composite_reliability : DataFrame
+        One row per wave and characteristic: omega of the characteristic from the
+        eight-factor CFA (composite reliability, ``semTools::compRelSEM`` with its default
+        observed total variance; :func:`~collab_stats.omega.composite_reliability`).
+    omega_hierarchical : DataFrame
+        One row per wave: omega total, omega hierarchical, omega H asymptotic and the
+        explained common variance of the general factor over all rated items of the wave's
+        version, with one group factor per characteristic (``psych::omega(x, nfactors = 8)``;
+        :func:`~collab_stats.omega.omega_hierarchical`).
     invariance : DataFrame
         Measurement invariance across waves (configural, metric, scalar) on the items
         comparable across the instrument versions the waves used; empty with one wave.
@@ -87,6 +97,8 @@ class ProgrammePsychometrics:
     invariance: pd.DataFrame
     invariance_verdict: str
     comparable_items: tuple[str, ...]
+    composite_reliability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    omega_hierarchical: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name (for writing to files or a workbook)."""
@@ -95,6 +107,8 @@ class ProgrammePsychometrics:
             "flags": self.flags, "aggregation": self.aggregation, "agreement": self.agreement,
             "factor_structure": self.factor_structure, "loadings": self.loadings,
             "invariance": self.invariance,
+            "composite_reliability": self.composite_reliability,
+            "omega_hierarchical": self.omega_hierarchical,
         }
 
 
@@ -170,6 +184,7 @@ def programme_psychometrics(
     characteristics = [c.id for c in family.framework.characteristics]
 
     reliability, items, agreement, fits, loadings = [], [], [], [], []
+    composite, hierarchical = [], []
     for version_id in dict.fromkeys(versions.values()):
         version = family.version(version_id)
         waves = [w for w, v in versions.items() if v == version_id]
@@ -216,9 +231,11 @@ def programme_psychometrics(
         if factor_models:
             for wave in waves:
                 sub = matrix[matrix["wave_id"] == wave]
-                fits_w, loads_w = _factor_models(sub, version, family, cfa_nan_policy)
+                fits_w, loads_w, comp_w = _factor_models(sub, version, family, cfa_nan_policy)
                 fits.extend(fits_w.assign(wave_id=wave).to_dict("records"))
                 loadings.append(loads_w.assign(wave_id=wave))
+                composite.append(comp_w.assign(wave_id=wave, instrument_version=version_id))
+                hierarchical.append(_omega_hierarchical(sub, version, wave))
 
     reliability_table = _order(pd.concat(reliability, ignore_index=True), versions,
                                characteristics, ["level", "collaboration_id"])
@@ -245,6 +262,9 @@ def programme_psychometrics(
         invariance=invariance_table,
         invariance_verdict=verdict,
         comparable_items=comparable,
+        composite_reliability=(_order(pd.concat(composite, ignore_index=True), versions,
+                                      characteristics, []) if composite else pd.DataFrame()),
+        omega_hierarchical=pd.DataFrame(hierarchical),
     )
 
 
@@ -264,8 +284,12 @@ def _factor_models(matrix: pd.DataFrame, version, family: InstrumentFamily, nan_
     groups = {g.id: [c.id for c in family.framework.characteristics if c.group == g.id]
               for g in family.framework.groups}
     rows, loads = [], []
+    composite = pd.DataFrame()
     for name, second_order in (("eight_factor", None), ("second_order", groups)):
         result = cfa(matrix, model, second_order=second_order, nan_policy=nan_policy)
+        if second_order is None:
+            composite = (composite_reliability(result, matrix)
+                         .rename(columns={"factor": "characteristic"}))
         row = result.to_frame().iloc[0].to_dict()
         rows.append({"model": name, **{k: row.get(k) for k in (
             "n_used", "n_total", "converged", "chi_square", "df", "p_value", "cfi", "tli",
@@ -276,7 +300,22 @@ def _factor_models(matrix: pd.DataFrame, version, family: InstrumentFamily, nan_
                 "model": name, "characteristic": table["lhs"].to_numpy(),
                 "item_id": table["rhs"].to_numpy(), "std_loading": table["std_all"].to_numpy(),
             }))
-    return pd.DataFrame(rows), (pd.concat(loads, ignore_index=True) if loads else pd.DataFrame())
+    return (pd.DataFrame(rows), pd.concat(loads, ignore_index=True) if loads else pd.DataFrame(),
+            composite)
+
+
+def _omega_hierarchical(matrix: pd.DataFrame, version, wave: str) -> dict:
+    """Omega hierarchical of a wave's rated items, one group factor per characteristic."""
+    by_characteristic = {c: ids for c, ids in version.items_by_characteristic().items() if ids}
+    ids = [i for group in by_characteristic.values() for i in group]
+    result = omega_hierarchical(matrix[ids], n_factors=len(by_characteristic))
+    return {"wave_id": wave, "instrument_version": version.version,
+            "n_factors": result.n_factors, "n_items": result.n_items,
+            "omega_total": result.omega_total,
+            "omega_hierarchical": result.omega_hierarchical,
+            "omega_h_asymptotic": result.omega_h_asymptotic, "ecv": result.ecv,
+            "alpha": result.alpha, "n_used": result.n_used, "n_total": result.n_total,
+            "converged": result.converged, "reason": result.reason}
 
 
 def _aggregation(data, family, agreement, versions) -> pd.DataFrame:

@@ -104,6 +104,7 @@ def build_technical_report(data: ReportData, *, data_path: str = "..") -> Report
     _items(nb, data, labels)
     _flags(nb, data)
     _factor_structure(nb, data)
+    _model_reliability(nb, data)
     _invariance(nb, data)
     _aggregation(nb, data)
     _data_quality(nb, data)
@@ -400,6 +401,46 @@ def _factor_structure(nb: ReportNotebook, data: ReportData) -> None:
               caption="Standardised loadings of the eight-factor model per item and wave; an "
                       "asterisk marks loadings below 0.50 and a dash an item not asked in that "
                       "wave's instrument version.", model="eight_factor")
+
+
+def _model_reliability(nb: ReportNotebook, data: ReportData) -> None:
+    hierarchical = data.psychometrics.get("omega_hierarchical", pd.DataFrame())
+    composite = data.psychometrics.get("composite_reliability", pd.DataFrame())
+    if not len(hierarchical) and not len(composite):
+        return
+    nb.heading("Reliability from the factor models")
+    text = []
+    if len(hierarchical) and hierarchical["omega_hierarchical"].notna().any():
+        text.append(
+            "Is one overall score meaningful? Over all rated items of a wave, omega "
+            "hierarchical is the share of the total score's variance due to one general "
+            "factor of effective collaboration, and omega total the share due to all common "
+            f"factors (@tbl-omega-hierarchical). Omega hierarchical ranges "
+            f"{_range(hierarchical['omega_hierarchical'], 3)} against omega total "
+            f"{_range(hierarchical['omega_total'], 3)}: "
+            + ("the general factor carries most of the reliable variance, so an overall score "
+               "is interpretable beside the eight characteristic scores"
+               if hierarchical["omega_hierarchical"].min() >= 0.70 else
+               "the characteristics carry much reliable variance of their own, so report the "
+               "eight characteristic scores rather than one overall score")
+            + ". Method as `psych::omega(x, nfactors = 8)`: minimum-residual factoring of the "
+            "pairwise correlations, oblimin rotation, Schmid-Leiman transformation "
+            "(Zinbarg, Revelle, Yovel & Li, 2005).")
+    if len(composite) and composite["omega"].notna().any():
+        text.append(
+            "Composite reliability is omega of each characteristic computed from the "
+            "eight-factor model's loadings, over the observed variance of the characteristic's "
+            "total (as `semTools::compRelSEM`); unlike alpha it does not assume equal loadings "
+            f"(@tbl-composite-reliability; range {_range(composite['omega'], 3)}).")
+    nb.markdown(" ".join(text), key="model-reliability-intro")
+    if len(hierarchical):
+        nb.output(tech.omega_hierarchical_table, data, label="tbl-omega-hierarchical",
+                  caption="Omega total and omega hierarchical of all rated items per wave "
+                          "(one group factor per characteristic).")
+    if len(composite):
+        nb.output(tech.composite_reliability_table, data, label="tbl-composite-reliability",
+                  caption="Composite reliability of each characteristic per wave, from the "
+                          "eight-factor model.")
 
 
 def _invariance(nb: ReportNotebook, data: ReportData) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 from collab_stats import simulate_programme
 from collab_stats.aggregation import icc1
+from collab_stats.cfa import cfa
 from collab_stats.errors import ParameterError
+from collab_stats.omega import composite_reliability, omega_hierarchical
 from collab_stats.psychometrics import programme_psychometrics, wave_versions
 from collab_stats.reliability import cronbach_alpha, mcdonald_omega
 from collab_stats.scoring import item_matrix, score_responses
@@ -146,3 +148,22 @@ def test_factor_models_and_invariance_use_fiml_and_only_comparable_items():
     loads = psy.loadings.query("wave_id == '2025-03' and model == 'eight_factor'")
     truth = sim.truth.items.set_index("item_id")["loading"]
     assert np.corrcoef(loads["std_loading"], truth[loads["item_id"]].to_numpy())[0, 1] > 0.7
+    # Composite reliability and omega hierarchical: the programme tables equal the
+    # single-topic functions applied to the same wave (second path, same rows).
+    version = sim.instrument.version("1.0")
+    by_char = {c: list(ids) for c, ids in version.items_by_characteristic().items() if ids}
+    matrix = item_matrix(sim.data.wave("2025-03"), sim.instrument, items=version.item_ids)
+    direct = composite_reliability(cfa(matrix, by_char, nan_policy="fiml"), matrix)
+    table = psy.composite_reliability.query("wave_id == '2025-03'")
+    assert list(table["characteristic"]) == list(direct["factor"]) == list(by_char)
+    np.testing.assert_allclose(table["omega"], direct["omega"], rtol=0, atol=1e-10)
+    assert table["omega"].between(0.5, 1).all()
+    ids = [i for group in by_char.values() for i in group]
+    expected = omega_hierarchical(matrix[ids], n_factors=8)
+    row = psy.omega_hierarchical.set_index("wave_id").loc["2025-03"]
+    assert row["omega_hierarchical"] == pytest.approx(expected.omega_hierarchical, abs=1e-12)
+    assert row["omega_total"] == pytest.approx(expected.omega_total, abs=1e-12)
+    assert row["n_factors"] == 8 and row["n_items"] == len(ids)
+    # the general factor cannot explain more than all common variance
+    assert (psy.omega_hierarchical["omega_hierarchical"]
+            <= psy.omega_hierarchical["omega_total"]).all()

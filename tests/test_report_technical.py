@@ -29,6 +29,7 @@ SECTIONS = [
     "Item analysis",
     "Flags",
     "Factor structure",
+    "Reliability from the factor models",
     "Measurement invariance across waves",
     "Aggregation to collaborations",
     "Data quality",
@@ -392,3 +393,20 @@ def test_builds_with_one_wave_and_no_ingest_records():
     assert "No ingest records" in text
     assert "tbl-invariance" not in nb.outputs and "tbl-mapping-1-0-2-0" not in nb.outputs
     assert [r["Wave"] for r in _rows(nb.outputs["tbl-versions"])] == [first]
+
+
+def test_model_reliability_tables_show_the_psychometrics_figures():
+    """Omega hierarchical and composite reliability as stored (rounded for display only)."""
+    nb, _ = _report()
+    data = analysed_programme()
+    hierarchical = data.psychometrics["omega_hierarchical"]
+    composite = data.psychometrics["composite_reliability"]
+    assert len(hierarchical) == len(data.waves) and len(composite) == 8 * len(data.waves)
+    rows = {r["Wave"]: r for r in _rows(nb.outputs["tbl-omega-hierarchical"])}
+    for r in hierarchical.itertuples():
+        assert rows[r.wave_id]["Omega hierarchical"] == f"{r.omega_hierarchical:.3f}"
+        assert rows[r.wave_id]["Omega total"] == f"{r.omega_total:.3f}"
+    names = data.characteristic_names()
+    rows = {r["Characteristic"]: r for r in _rows(nb.outputs["tbl-composite-reliability"])}
+    for r in composite.itertuples():
+        assert rows[names[r.characteristic]][r.wave_id] == f"{r.omega:.3f}"

@@ -27,6 +27,7 @@ __all__ = [
     "aggregation_chart",
     "aggregation_table",
     "collaboration_alpha_table",
+    "composite_reliability_table",
     "cross_wave_chains",
     "fit_table",
     "flags_table",
@@ -36,6 +37,7 @@ __all__ = [
     "item_table",
     "loadings_chart",
     "mapping_table",
+    "omega_hierarchical_table",
     "programme_reliability",
     "psychometric_waves",
     "quarantine_reasons",
@@ -299,6 +301,56 @@ def collaboration_alpha_table(data: ReportData) -> TableOutput:
         Column("min", "Lowest", _f(2)),
         Column("n_below", "Below 0.70", fmt_int, numeric=True),
     ], data=frame.drop(columns=["name", "computed", "iqr"]))
+
+
+# --- reliability from the factor models ------------------------------------------------------
+
+
+def omega_hierarchical_table(data: ReportData) -> TableOutput:
+    """Per wave, over all rated items: omega total, omega hierarchical, omega H asymptotic and
+    the explained common variance of the general factor (Schmid-Leiman, one group factor per
+    characteristic), beside alpha of the whole item set."""
+    table = data.psychometrics.get("omega_hierarchical", pd.DataFrame())
+    columns = ["wave_id", "instrument_version", "n_factors", "n_items", "omega_total",
+               "omega_hierarchical", "omega_h_asymptotic", "ecv", "alpha", "n_used",
+               "n_total", "converged", "reason"]
+    rows = (_in_wave_order(data, table) if len(table) else pd.DataFrame(columns=columns))
+    rows["n_text"] = [_n_of(u, t) for u, t in zip(rows["n_used"], rows["n_total"], strict=True)]
+    rows["note"] = [_text(r) for r in rows["reason"]]
+    return table_output(rows, [
+        Column("wave_id", "Wave"),
+        Column("n_items", "Items", fmt_int, numeric=True),
+        Column("n_text", "n used", numeric=True),
+        Column("omega_total", "Omega total", _f(3)),
+        Column("omega_hierarchical", "Omega hierarchical", _f(3)),
+        Column("omega_h_asymptotic", "Omega H asymptotic", _f(3)),
+        Column("ecv", "General share of common variance", _f(2)),
+        Column("alpha", "Alpha", _f(3)),
+        Column("note", "Note"),
+    ], data=rows[columns].reset_index(drop=True))
+
+
+def composite_reliability_table(data: ReportData) -> TableOutput:
+    """Composite reliability (omega from the eight-factor CFA) per characteristic, one column
+    per wave, beside the range of that characteristic's alpha over the waves."""
+    table = data.psychometrics.get("composite_reliability", pd.DataFrame())
+    names = data.characteristic_names()
+    if not len(table):
+        frame = pd.DataFrame(columns=["characteristic", "name"])
+        return table_output(frame, [Column("name", "Characteristic")], data=frame)
+    table = _in_wave_order(data, table)
+    waves = list(dict.fromkeys(table["wave_id"].astype(str)))
+    wide = table.pivot(index="characteristic", columns="wave_id", values="omega")
+    order = [c for c in names if c in wide.index]
+    wide = wide.loc[order].reset_index()
+    wide.columns = ["characteristic", *[f"omega_{w}" for w in wide.columns[1:]]]
+    wide.insert(1, "name", [names.get(str(c), str(c)) for c in wide["characteristic"]])
+    return table_output(wide, [
+        Column("name", "Characteristic"),
+        *[Column(f"omega_{w}", str(w), _f(3)) for w in waves],
+    ], data=table[["wave_id", "characteristic", "n_indicators", "omega", "common_variance",
+                   "total_variance", "variance", "n_used", "n_total", "reason"]]
+        .reset_index(drop=True))
 
 
 # --- item analysis -------------------------------------------------------------------------
