@@ -27,6 +27,7 @@ from .programme import Programme
 from .psychometrics import wave_versions
 from .schema import SurveyData, respondent_rows
 from .scoring import comparable_item_sets, item_distribution, score_responses
+from .slopes import collaboration_slopes
 from .summaries import (
     characteristic_summaries,
     favourable_by_characteristic,
@@ -81,6 +82,18 @@ class ProgrammeBenchmark:
         Collaboration x characteristic: the slope per wave across all waves from a linear
         mixed model (random intercepts for respondents, REML), on comparable items; empty
         when not requested or with fewer than three waves.
+    programme_slopes : DataFrame
+        One row per characteristic: the random-slope model ``score ~ wave + (wave |
+        collaboration)`` (plus a respondent intercept where panel respondents exist) over all
+        collaborations and waves, on comparable items: the programme's average change per wave
+        with its interval, the spread of collaborations' slopes, the likelihood-ratio test of
+        that spread and a plain ``verdict`` (:func:`~collab_stats.slopes.collaboration_slopes`);
+        empty when not requested or with fewer than three waves. A model over the whole
+        programme's respondents: no collaboration's own figure can be read from it.
+    collaboration_slopes : DataFrame
+        Characteristic x collaboration: each collaboration's own slope (fixed slope plus its
+        conditional mode) with its interval, for a caterpillar plot; suppressed (NaN, with
+        the reason) unless every wave of the collaboration reaches the threshold.
     value_modes, main_mode, declared_match : DataFrame
         Ways of creating value: shares choosing each, agreement on the main way, and the
         match with what the collaboration declared.
@@ -116,13 +129,15 @@ class ProgrammeBenchmark:
     breakdowns: pd.DataFrame
     comparable_items: dict
     sector_ties: pd.DataFrame = field(default_factory=pd.DataFrame)
+    programme_slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    collaboration_slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name (for data downloads)."""
         return {name: getattr(self, name) for name in (
             "summaries", "favourable", "items", "response_rates", "peers", "profile",
             "comparison", "change", "trends", "value_modes", "main_mode", "declared_match", "network",
-            "sector_ties", "breakdowns")}
+            "sector_ties", "breakdowns", "programme_slopes", "collaboration_slopes")}
 
 
 def benchmark_programme(
@@ -203,8 +218,8 @@ def benchmark_programme(
     comparison = welch_anova(scores).merge(
         kruskal(scores), on=["wave_id", "characteristic"], suffixes=("_welch", "_kruskal"))
 
-    change, trend_table = _change(data, family, versions, invariance_supported, ci, threshold,
-                                  raw, trends)
+    change, trend_table, slopes = _change(data, family, versions, invariance_supported, ci,
+                                          threshold, raw, trends)
 
     modes = suppress(value_mode_distribution(data, programme), count="n_answered",
                      threshold=threshold, values=("n_chosen", "share"))
@@ -233,6 +248,7 @@ def benchmark_programme(
                                 threshold=threshold, values=("n_completed", "response_rate",
                                                              "reason")),
         profile=strengths, comparison=comparison, change=change, trends=trend_table,
+        programme_slopes=slopes[0], collaboration_slopes=slopes[1],
         value_modes=modes,
         main_mode=main, declared_match=match, network=network, breakdowns=breakdowns,
         comparable_items={v: sorted(ids) for v, ids in comparable_item_sets(
@@ -248,8 +264,9 @@ def _sector_ties(data: SurveyData, programme: Programme, network: pd.DataFrame) 
 
 def _change(data, family, versions, invariance_supported, ci, threshold, summaries, trends):
     """Change between waves and mixed-model trends, on comparable items, suppressed."""
+    no_slopes = (pd.DataFrame(), pd.DataFrame())
     if len(versions) < 2:
-        return pd.DataFrame(), pd.DataFrame()
+        return pd.DataFrame(), pd.DataFrame(), no_slopes
     comparable = comparable_item_sets(family, list(dict.fromkeys(versions.values())))
     scores = score_responses(data, family, version_items=comparable)
     tables = [
@@ -266,7 +283,7 @@ def _change(data, family, versions, invariance_supported, ci, threshold, summari
               "n_independent_2", "n_1", "n_2", "n_missing_1", "n_missing_2", "r_paired", "mdc")
     change = suppress(change, count="n_smaller", threshold=threshold, values=values)
     if not trends or len(versions) < 3:
-        return change, pd.DataFrame()
+        return change, pd.DataFrame(), no_slopes
     trend_table = collaboration_trends(scores, waves=list(versions), ci=ci)
     # A trend is shown only when every wave behind it reaches the threshold.
     smallest = (summaries.groupby(["collaboration_id", "characteristic"], observed=True)["n"]
@@ -279,5 +296,11 @@ def _change(data, family, versions, invariance_supported, ci, threshold, summari
     trend_values = ("slope", "se", "ci_low", "ci_high", "z", "p_value", "label", "intercept",
                     "sd_respondent", "sd_collaboration", "sd_residual", "n_obs", "n_total",
                     "n_groups", "n_respondents")
-    return change, suppress(trend_table, count="n_smallest_wave", threshold=threshold,
-                            values=trend_values)
+    slopes = collaboration_slopes(scores, waves=list(versions), ci=ci)
+    by_collab = slopes.collaborations.astype({"collaboration_id": str, "characteristic": str})
+    by_collab = by_collab.merge(smallest, on=["collaboration_id", "characteristic"], how="left")
+    by_collab = suppress(by_collab, count="n_smallest_wave", threshold=threshold,
+                         values=tuple(c for c in by_collab.columns if c not in (
+                             "characteristic", "collaboration_id", "n_smallest_wave")))
+    return (change, suppress(trend_table, count="n_smallest_wave", threshold=threshold,
+                             values=trend_values), (slopes.summary, by_collab))

@@ -18,6 +18,7 @@ from collab_stats.errors import ParameterError
 from reports.data import ReportData
 from reports.notebook import ReportNotebook
 from reports.outputs import programme as out
+from reports.outputs import trends
 from reports.provenance import add_provenance, front_matter_provenance
 from reports.text import fmt_number, fmt_percent, md_escape, plural, suppressed_text
 
@@ -75,6 +76,8 @@ def build_overview_report(data: ReportData, *, wave: str | None = None,
     _league_section(nb, data, wave, facts, links)
     _funnel_section(nb, data, wave, facts)
     _change_section(nb, data, wave, facts)
+    if wave == data.latest_wave:
+        _trends_section(nb, data)
     _differences_section(nb, data, wave, facts)
     add_provenance(nb, data)
     return nb
@@ -334,6 +337,51 @@ def _change_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict
     nb.output(out.change_table, data, label="tbl-change",
               caption="Number of collaborations by change since the previous wave, per "
                       "characteristic.", wave=wave)
+
+
+def _trends_section(nb: ReportNotebook, data: ReportData) -> None:
+    """Across all waves: is the programme improving, and do collaborations differ in how
+    fast? Words from the library's verdicts in ``programme_slopes``."""
+    frame = trends.slopes_frame(data)
+    if frame.empty:
+        return
+    nb.heading("Trends across all waves", 3)
+    groups = {label: list(frame.loc[frame["trend_label"] == label, "name"])
+              for label in ("significantly improving", "significantly declining",
+                            "no significant trend", "not tested")}
+    parts = []
+    for label, words in (("significantly improving", "improving"),
+                         ("significantly declining", "declining"),
+                         ("no significant trend", "no clear change"),
+                         ("not tested", "not estimated")):
+        if groups[label]:
+            parts.append(f"{words} on {plural(len(groups[label]), 'characteristic')}")
+    differ = int((frame["slopes_label"] == "collaborations differ in how fast they change").sum())
+    waves = len(data.waves)
+    nb.markdown(
+        f"Is the programme improving, and do collaborations differ in how fast? One model per "
+        f"characteristic over all {waves} waves and all collaborations (each collaboration "
+        "with its own starting level and its own rate of change) answers both. On average "
+        f"the programme is {'; '.join(parts)} (@tbl-trends). Collaborations differ in how "
+        f"fast they change on {differ} of {len(frame)} characteristics: @fig-slopes shows each "
+        "collaboration's own change per wave with its uncertainty. The change is measured on "
+        "the questions comparable across the instrument versions the waves used.",
+        key="trends-text")
+    nb.markdown(
+        "How to read this: *average change per wave* is the programme's typical change in "
+        "score from one wave to the next. *Spread of collaborations' slopes* is how much the "
+        "collaborations' own rates of change vary around that average; *collaborations differ* "
+        f"means that spread is larger than chance would explain (p < {ALPHA}, a "
+        "likelihood-ratio test). A collaboration's own slope borrows strength from the others "
+        "(it is pulled towards the average when its own data are few). Collaborations with "
+        f"{suppressed_text(data.threshold)} in a wave are part of the model but are not shown "
+        "one by one.", key="trends-howto")
+    nb.output(trends.slopes_table, data, label="tbl-trends",
+              caption="Average change per wave across the programme, and how much "
+                      "collaborations differ in their rate of change, per characteristic.")
+    nb.output(trends.slopes_chart, data, label="fig-slopes",
+              caption="Each collaboration's own change per wave with its 95% interval, per "
+                      "characteristic (dashed: the programme's average).")
 
 
 def _change_caveats(data: ReportData, change: pd.DataFrame) -> list[str]:

@@ -17,12 +17,13 @@ THRESHOLD = 10
 COUNTS = {"summaries": "n", "favourable": "n_respondents", "items": "n_answered",
           "change": "n_smaller", "trends": "n_smallest_wave", "value_modes": "n_answered",
           "main_mode": "n_answered", "declared_match": "n_answered",
-          "network": "n_respondents", "breakdowns": "n"}
+          "network": "n_respondents", "breakdowns": "n",
+          "collaboration_slopes": "n_smallest_wave"}
 #: A figure of each table that must never be shown when suppressed.
 FIGURES = {"summaries": "mean", "favourable": "favourable_share", "items": "favourable_share",
            "change": "change", "trends": "slope", "value_modes": "share",
            "main_mode": "declared_share", "declared_match": "jaccard", "network": "density",
-           "breakdowns": "mean"}
+           "breakdowns": "mean", "collaboration_slopes": "slope"}
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +148,23 @@ def test_flat_collaborations_rarely_show_significant_trends():
     assert (flat["label"] != "no significant trend").mean() < 0.12
     assert (improving["label"] == "significantly improving").mean() > 0.3
     assert pd.notna(shown["slope"]).all()
+
+
+def test_programme_slopes_are_the_random_slope_model_on_comparable_items(sim, bench):
+    """Second path: collaboration_slopes called directly on the comparable-item scores."""
+    from collab_stats.slopes import collaboration_slopes
+
+    versions = list(dict.fromkeys(sim.data.respondents["instrument_version"].astype(str)))
+    scores = score_responses(sim.data, sim.instrument,
+                             version_items=comparable_item_sets(sim.instrument, versions))
+    direct = collaboration_slopes(scores)
+    assert list(bench.programme_slopes["characteristic"]) == list(direct.summary["characteristic"])
+    np.testing.assert_allclose(bench.programme_slopes["slope"], direct.summary["slope"],
+                               rtol=0, atol=1e-12)
+    shown = bench.collaboration_slopes[~bench.collaboration_slopes["suppressed"]]
+    merged = shown.merge(direct.collaborations, on=["characteristic", "collaboration_id"],
+                         suffixes=("", "_direct"))
+    assert len(merged) == len(shown) > 0
+    np.testing.assert_allclose(merged["slope"], merged["slope_direct"], rtol=0, atol=1e-12)
+    # one row per characteristic x collaboration: nothing dropped
+    assert len(bench.collaboration_slopes) == len(direct.collaborations)

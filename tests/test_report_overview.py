@@ -33,9 +33,10 @@ SECTIONS = [
     "Differences between collaborations",
     "About this report",
 ]
-FIGURES = ["fig-response-rates", "fig-heatmap", "fig-league", "fig-funnel", "fig-change"]
-TABLES = ["tbl-response-rates", "tbl-league", "tbl-funnel", "tbl-change", "tbl-differences",
-          "tbl-sources"]
+FIGURES = ["fig-response-rates", "fig-heatmap", "fig-league", "fig-funnel", "fig-change",
+           "fig-slopes"]
+TABLES = ["tbl-response-rates", "tbl-league", "tbl-funnel", "tbl-change", "tbl-trends",
+          "tbl-differences", "tbl-sources"]
 HIDDEN = "fewer than 10 responses"
 
 
@@ -121,7 +122,7 @@ def test_figures_are_svg_with_alt_text_and_every_output_is_referenced():
         else:
             assert isinstance(nb.outputs[label], TableOutput)
             assert options["tbl-cap"]
-        assert code.startswith("programme.") or code.startswith("provenance.")
+        assert code.startswith(("programme.", "trends.", "provenance."))
         if label != "tbl-sources":
             assert f"@{label}" in text, label
 
@@ -328,3 +329,36 @@ def test_league_table_for_one_characteristic_matches_its_summaries():
             assert cells[1:] == [md_escape(fmt_number(row.mean)),
                                  md_escape(fmt_ci(row.ci_low, row.ci_high)),
                                  label[str(row.collaboration_id)]]
+
+
+def test_trends_read_the_library_verdicts_and_hide_small_collaborations():
+    """The trends table shows the random-slope model's figures and verdicts as stored, and the
+    caterpillar plot's data holds no suppressed collaboration."""
+    nb, book = report()
+    data = analysed_programme()
+    slopes = data.benchmark["programme_slopes"]
+    assert len(slopes) == 8
+    names = data.characteristic_names()
+    rows = table_rows(nb.outputs["tbl-trends"].markdown)
+    words = {"significantly improving": "Improving", "significantly declining": "Declining",
+             "no significant trend": "No clear change", "not tested": "Not estimated"}
+    for r in slopes.itertuples():
+        # columns: change per wave, CI, programme verdict, spread, p, collaborations verdict
+        row = rows[md_escape(names[r.characteristic])]
+        assert row[2] == words[r.trend_label]
+        assert row[5] == md_escape(r.slopes_label.capitalize())
+        assert row[0] == md_escape(fmt_number(r.slope, 3, sign=True))
+    by_collab = data.benchmark["collaboration_slopes"]
+    hidden = by_collab[by_collab["suppressed"].astype(bool)]
+    assert len(hidden)  # the fixture has a collaboration below the threshold
+    plotted = nb.outputs["fig-slopes"].data
+    by_name = {c.name: c.id for c in data.programme.collaborations}
+    plotted_pairs = {(by_name[n], str(c)) for n, c in
+                     zip(plotted["collaboration"], plotted["characteristic"], strict=True)}
+    hidden_pairs = set(zip(hidden["collaboration_id"].astype(str),
+                           hidden["characteristic"].astype(str), strict=True))
+    assert plotted_pairs and not plotted_pairs & hidden_pairs
+    assert len(plotted_pairs) + len(hidden_pairs) == len(by_collab)
+    differ = int((slopes["slopes_label"] == "collaborations differ in how fast they change").sum())
+    text = "\n".join(markdown_cells(book))
+    assert f"change on {differ} of 8 characteristics" in text
