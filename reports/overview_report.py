@@ -352,8 +352,8 @@ def _trends_section(nb: ReportNotebook, data: ReportData) -> None:
     parts = []
     for label, words in (("significantly improving", "improving"),
                          ("significantly declining", "declining"),
-                         ("no significant trend", "no clear change"),
-                         ("not tested", "not estimated")):
+                         ("no significant trend", "showing no clear change"),
+                         ("not tested", "not estimable")):
         if groups[label]:
             parts.append(f"{words} on {plural(len(groups[label]), 'characteristic')}")
     differ = int((frame["slopes_label"] == "collaborations differ in how fast they change").sum())
