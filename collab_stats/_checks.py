@@ -7,6 +7,7 @@ and returns a safe fallback, so the caller can keep checking and report everythi
 from __future__ import annotations
 
 import re
+import reprlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,24 +23,83 @@ SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 #: Item identifiers as they appear in exports and column names (upper case allowed).
 ITEM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 
+#: YAML aliases (``*name``) a definition file may use, and how many nodes they may add once
+#: expanded. A few aliases of nested anchors (a "billion laughs" document of a few hundred
+#: bytes) would otherwise expand to millions of nodes and take minutes and gigabytes to check;
+#: the project's own files use none. Both are checked on the parser's events, before any
+#: Python object is built.
+MAX_YAML_ALIASES = 100
+MAX_YAML_ALIAS_NODES = 10_000
+
 _MISSING = object()
+_SHORT_REPR = reprlib.Repr()  # attributes, not keywords: Python 3.11
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxstring, _SHORT_REPR.maxother = 2, 40, 40
+_SHORT_REPR.maxlist = _SHORT_REPR.maxdict = 4
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(path: str | Path, error: type[CollabStatsError]) -> Any:
-    """Read a YAML file; unreadable or malformed files raise ``error`` naming the file."""
+    """Read a YAML file; unreadable or malformed files raise ``error`` naming the file.
+
+    A document with more than :data:`MAX_YAML_ALIASES` aliases, aliases that expand to more
+    than :data:`MAX_YAML_ALIAS_NODES` nodes, or an alias inside its own anchor is refused
+    (naming the line) before it is built.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise error(str(path), [Problem("", f"cannot read the file ({exc})")]) from None
+        message = " ".join(f"cannot read the file ({exc})".split())
+        raise error(str(path), [Problem("", message)]) from None
     try:
+        if "&" in text and "*" in text:  # no anchor or no alias: nothing to expand
+            _check_aliases(text, str(path), error)
         return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
+        reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise error(str(path), [Problem(where, f"not valid YAML ({reason})")]) from None
+
+
+def _check_aliases(text: str, source: str, error: type[CollabStatsError]) -> None:
+    """Count a YAML text's aliases and the nodes they expand to, from the parser's events."""
+    sizes: dict[str, int] = {}  # anchor -> nodes of its (closed) node
+    stack: list[list[Any]] = []  # open collections: [anchor, nodes so far]
+    aliases = expanded = 0
+
+    def refuse(event: Any, message: str) -> None:
+        mark = event.start_mark
+        raise error(source, [Problem(f"line {mark.line + 1}, column {mark.column + 1}",
+                                     message)])
+
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                refuse(event, f"more than {MAX_YAML_ALIASES} YAML aliases (*name); a "
+                       "definition file needs none: write the values out")
+            if any(open_anchor == event.anchor for open_anchor, _ in stack):
+                refuse(event, f"the alias *{event.anchor} is inside its own anchor "
+                       f"&{event.anchor} (a recursive document)")
+            anchor, size = None, sizes.get(event.anchor, 1)
+            expanded += size
+            if expanded > MAX_YAML_ALIAS_NODES:
+                refuse(event, f"YAML aliases expand to more than {MAX_YAML_ALIAS_NODES:,} "
+                       "nodes (an alias bomb?); write the values out")
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = size
+        if stack:
+            stack[-1][1] += size
 
 
 class Checker:
@@ -140,7 +200,7 @@ class Checker:
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
-    text = repr(value)
+    text = _SHORT_REPR.repr(value)  # bounded: never the repr of a whole (huge) value
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"

@@ -9,6 +9,7 @@ import math
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def rectangular(rows: Rows, *, header_rows: int, source: str) -> tuple[Rows, lis
     for k in range(used):
         if all(r[k] is None for r in grid[:header_rows]):
             notes.append(f"column {k + 1} has answers but no header")
-    return Rows(grid, rows.line_numbers, rows.encoding), notes
+    return Rows(grid, rows.line_numbers, rows.encoding, rows.truncated_rows), notes
 
 
 def normalise_header(text: str | None) -> str:
@@ -87,6 +88,18 @@ def _blank(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return value is pd.NA or value is pd.NaT
+
+
+def submitted_time(row: pd.Series) -> datetime | None:
+    """A frame row's ``submitted_at`` as a naive UTC datetime to the second (what the
+    platforms write), or None when the frame has none for it."""
+    value = row.get("submitted_at")
+    if _blank(value):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.floor("s").to_pydatetime()
 
 
 def answer_text(value: Any, labels: Mapping[Any, str] | None) -> str | None:

@@ -12,6 +12,10 @@ Rules
 A row is quarantined (reasons in priority order; a row with several problems is listed once
 per problem and counted under the first):
 
+``truncated``
+    The file ends inside the response: a CSV cut off mid-answer (its last record ends inside
+    a quoted cell, or has no line break and fewer fields than the header; see
+    :attr:`RawExport.truncated_rows <collab_stats.ingest.raw.RawExport>`).
 ``preview``
     Qualtrics status 1, 2, 8, 9, 12 or 17, or a status text containing "preview", "test" or
     "spam" (only with ``drop_previews=True``).
@@ -55,12 +59,68 @@ else ``progress >= 100``, else every response counts as complete (noted in the r
 Blank items of an incomplete response after its last answer are ``not_reached``; every other
 blank item is ``skipped``.
 
-Profile answers that match no option (sector, role, main way of creating value, months
-outside 0-600, unparseable timestamps, unknown multi-select options) become NA or are left
-out, and are listed in ``cell_issues``. Personal columns are never read, except that the
-mapping may name one (an e-mail address, an external reference) as the ``respondent_id``,
-which is only ever pseudonymised. Without an id column, the pseudonym is that of
-``"<source>#row<row number>"``. Quarantine and issue tables never hold raw cell values.
+Values that cannot be used
+--------------------------
+No value is dropped without a trace. Every cell of a profile or metadata column that cannot
+be used is listed in ``cell_issues`` and counted per column in
+:attr:`ConvertReport.unusable_values` (how many of the column's non-blank values, the first
+one's file row and text); each such column gives a line in :attr:`ConvertReport.warnings`,
+which says so when *no* value of the column could be used (usually a wrong column or
+``date_order`` in the mapping). What happens to the row:
+
+====================  ===========================================  ==========================
+field                 invalid                                      what happens
+====================  ===========================================  ==========================
+collaboration         blank, or no collaboration of the programme  row quarantined
+                                                                   (``unknown_collaboration``)
+partner_organisation  not a partner of the row's collaboration     row quarantined
+                                                                   (``unknown_partner``)
+submitted_at          not a date and time in a layout read (see    NA, row kept; counted
+                      :mod:`~collab_stats.ingest.times`), e.g.
+                      ``31/31/2024``, ``yesterday``, a day/month
+                      order the mapping contradicts
+months_involved       not a whole number in the question's range   NA, row kept; counted
+                      (0-600 unless the instrument says): ``-5``,
+                      ``abc``, ``3.7``, ``1e9``, ``99999999999``
+sector, role,         matches no option                            NA, row kept; counted
+main_value_mode
+finished              not a yes/no flag                            completion from
+                                                                   ``progress``, else
+                                                                   complete; counted
+progress              not a percentage                             counted as complete;
+                                                                   counted
+duration              not a number (read only with                 not checked for speeding;
+                      ``speeder_seconds``)                         counted
+multi-select          an option that matches none                  option left out, row
+                                                                   kept; counted
+respondent_id         blank                                        pseudonym of the file and
+                                                                   row; noted, and a warning
+                                                                   when blank in every row
+====================  ===========================================  ==========================
+
+Why not quarantine for the NA cases: these fields describe the respondent or the
+submission, not the answers; the answers are still valid for every figure that does not
+break down by that field, and quarantining would discard them over, say, a typo in the
+months. A row is held back only when it cannot be placed (collaboration, partner) or its
+coding cannot be trusted (answer codes out of range). An unreadable ``submitted_at`` only
+weakens the duplicate rule: among complete submissions of one respondent, one with a time
+is preferred to one without, then the later time, then the later file row.
+
+An export whose respondent id column is blank in every row is *not* refused: its answers
+are valid for this wave, but its respondents cannot be linked across waves and duplicates
+cannot be detected (every row gets the pseudonym of ``"<source>#row<row number>"``), which
+the warning says. Without an id column the pseudonym is the same, with a note.
+
+A platform's marker in place of a time (REDCap's ``[not completed]``: the survey was not
+submitted, so REDCap has no time) is no time, not an unreadable one: it is noted, not
+counted as unusable. Slash dates (``03/04/2024``) are read in the mapping's ``date_order``;
+without one, in the order the data show (a field above 12), else the platform's default
+(US for SurveyMonkey and the Forms), with a note saying which was chosen.
+
+Personal columns are never read, except that the mapping may name one (an e-mail address,
+an external reference) as the ``respondent_id``, which is only ever pseudonymised.
+Quarantine and issue tables never hold raw cell values; the report holds, per column, the
+first unusable value (at most 40 characters) so that a person can find and fix it.
 """
 
 from __future__ import annotations
@@ -98,13 +158,15 @@ from .mapping import (
 )
 from .pseudonym import pseudonymise
 from .raw import RawColumn, RawExport
+from .times import guess_date_order, parse_times
 
-__all__ = ["QUARANTINE_REASONS", "ConvertReport", "ConvertResult", "convert_export"]
+__all__ = ["QUARANTINE_REASONS", "ConvertReport", "ConvertResult", "UnusableValues",
+           "convert_export"]
 
 #: Why a row is quarantined, in priority order (a row is counted under its first reason).
 QUARANTINE_REASONS: tuple[str, ...] = (
-    "preview", "unknown_collaboration", "unknown_partner", "out_of_range", "unparseable",
-    "incomplete", "speeder", "duplicate",
+    "truncated", "preview", "unknown_collaboration", "unknown_partner", "out_of_range",
+    "unparseable", "incomplete", "speeder", "duplicate",
 )
 QUARANTINE_COLUMNS = ["source", "row", "column", "reason", "message", "respondent", "primary"]
 ISSUE_COLUMNS = ["source", "row", "column", "issue", "message", "respondent"]
@@ -120,6 +182,56 @@ OnUnknownLabel = Literal["skip", "quarantine"]
 
 
 @dataclass(frozen=True)
+class UnusableValues:
+    """The values of one mapped column that could not be used (see the module documentation).
+
+    Attributes
+    ----------
+    field : str
+        What the column holds: ``submitted_at``, ``months_involved``, ``sector``, ...,
+        ``select:network``.
+    column : str
+        The export column, as the mapping names it.
+    n_unusable, n_values : int
+        Unusable values, of the column's non-blank values.
+    first_row : int
+        File row of the first unusable value.
+    first_value : str
+        Its text (at most 40 characters).
+    problem : str
+        What is wrong with them, said of the values ("are not a whole number of months in
+        0-600", "could not be read as a time ...").
+    outcome : str
+        What happened to them and their rows.
+    """
+
+    field: str
+    column: str
+    n_unusable: int
+    n_values: int
+    first_row: int
+    first_value: str
+    problem: str
+    outcome: str
+
+    @property
+    def all_unusable(self) -> bool:
+        """No value of the column could be used."""
+        return self.n_unusable == self.n_values
+
+    def message(self) -> str:
+        """One line for the ingest summary."""
+        where = self.field if self.column == self.field else \
+            f"{self.field} (column {self.column!r})"
+        first = f"first: row {self.first_row} {self.first_value!r}"
+        if self.all_unusable:
+            return (f"{where}: all {self.n_values} values {self.problem} ({first}); "
+                    f"{self.outcome}; no value of the column could be used: check the mapping")
+        return (f"{where}: {self.n_unusable} of {self.n_values} values {self.problem} "
+                f"({first}); {self.outcome}")
+
+
+@dataclass(frozen=True)
 class ConvertReport:
     """What happened to the rows and columns of one export.
 
@@ -129,7 +241,11 @@ class ConvertReport:
     ``missing_columns``: mapped columns the export lacks; ``items_without_column``: items of
     the wave's version no column maps to (blank for everyone); ``unknown_labels``: answer
     texts of item columns that matched no label, with counts; ``unknown_values``: per
-    profile or multi-select column, values that matched no option, with counts.
+    profile or multi-select column, values that matched no option, with counts;
+    ``unusable_values``: per profile or metadata column, the values that could not be used
+    (:class:`UnusableValues`); ``warnings``: lines a person must read (every column with
+    unusable values, a respondent id blank in every row, slash dates of unknown order);
+    ``notes``: what was done that is worth knowing (defaults chosen, markers, blanks).
     """
 
     source: str
@@ -144,6 +260,8 @@ class ConvertReport:
     unknown_labels: Mapping[str, int] = field(default_factory=dict)
     unknown_values: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    unusable_values: tuple[UnusableValues, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def n_quarantined(self) -> int:
@@ -155,6 +273,12 @@ class ConvertReport:
         counts = [self.rows_accepted, *self.rows_quarantined.values()]
         return pd.DataFrame({"source": self.source, "wave_id": self.wave_id,
                              "outcome": outcomes, "rows": counts})
+
+    def unusable_frame(self) -> pd.DataFrame:
+        """One row per column with unusable values (the fields of :class:`UnusableValues`)."""
+        names = list(UnusableValues.__dataclass_fields__)
+        return pd.DataFrame([[getattr(u, k) for k in names] for u in self.unusable_values],
+                            columns=names).assign(source=self.source)
 
 
 @dataclass(frozen=True)
@@ -337,40 +461,6 @@ def _split_options(cell: str, options: Mapping[str, str], delimiter: str) -> tup
     return chosen, unknown
 
 
-def _parse_times(cells: list[Any], fmt: str, timezone: str) -> list[pd.Timestamp | None]:
-    """:func:`_parse_time` for a whole column: one vectorised parse when the column is text
-    with one kind of time zone information, cell by cell otherwise (same results)."""
-    texts = [None if _is_blank(c) else c for c in cells]
-    if all(t is None or isinstance(t, str) for t in texts):
-        try:
-            parsed = pd.to_datetime(pd.Series(texts, dtype=object), format=fmt or "ISO8601",
-                                    errors="coerce")
-        except (ValueError, TypeError, OverflowError):
-            parsed = None
-        if parsed is not None and isinstance(parsed.dtype, pd.DatetimeTZDtype | np.dtype) and \
-                parsed.dtype.kind == "M":
-            if parsed.dt.tz is None:
-                parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-            parsed = parsed.dt.tz_convert("UTC")
-            return [None if pd.isna(v) else v for v in parsed]
-    return [None if t is None else _parse_time(t, fmt, timezone) for t in texts]
-
-
-def _parse_time(cell: Any, fmt: str, timezone: str) -> pd.Timestamp | None:
-    try:
-        if isinstance(cell, pd.Timestamp | np.datetime64) or hasattr(cell, "isoformat"):
-            stamp = pd.Timestamp(cell)
-        else:
-            stamp = pd.to_datetime(_text(cell), format=fmt or "ISO8601")
-        if pd.isna(stamp):
-            return None
-        if stamp.tzinfo is None:
-            stamp = stamp.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        return None if pd.isna(stamp) else stamp.tz_convert("UTC")
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
 # --- checking the mapping against the export ---------------------------------------------------
 
 
@@ -512,12 +602,25 @@ def convert_export(
     cell = lambda cid: raw.frame[cols[cid].key].to_numpy(dtype=object)  # noqa: E731
     notes: list[str] = []
     problems: list[list[tuple[str, str, str]]] = [[] for _ in range(n)]  # (reason, column, msg)
+    truncated = set(raw.truncated_rows)
+    for i in (i for i, row in enumerate(file_rows) if row in truncated):
+        problems[i].append(("truncated", "", "the file ends inside this response (cut off "
+                            "before its end): export the file again"))
     issues: list[tuple[int, str, str, str]] = []  # (row index, column, issue, message)
     unknown_labels: Counter[str] = Counter()
     unknown_values: dict[str, Counter[str]] = {}
 
     def unknown_value(cid: str, value: Any) -> None:
         unknown_values.setdefault(cid, Counter())[_text(value)[:80]] += 1
+
+    # Column -> [field, count, first row index, first text, problem, outcome].
+    unusable: dict[str, list[Any]] = {}
+    warnings: list[str] = []
+
+    def unusable_value(cid: str, fieldname: str, i: int, value: Any, problem: str,
+                       outcome: str) -> None:
+        entry = unusable.setdefault(cid, [fieldname, 0, i, _text(value)[:40], problem, outcome])
+        entry[1] += 1
 
     # Respondent keys -> pseudonyms.
     id_col = by_target.get(("meta", "respondent_id"))
@@ -528,7 +631,12 @@ def convert_export(
         for i, value in enumerate(cell(id_col)):
             if not _is_blank(value):
                 keys[i], has_id[i] = _text(value), True
-        if (~has_id).any():
+        if n and not has_id.any():
+            warnings.append(f"respondent id column {id_col!r} is blank in every row: "
+                            "respondents cannot be linked across waves and duplicates cannot "
+                            "be detected (each row's pseudonym is that of the file and row; "
+                            "the file is not refused)")
+        elif (~has_id).any():
             notes.append(f"{int((~has_id).sum())} rows have no respondent id; their pseudonym "
                          "is that of the file and row")
     else:
@@ -559,6 +667,9 @@ def convert_export(
                 completed[i], known[i] = text in _TRUE, True
             else:
                 issues.append((i, cid, "unreadable_finished", "not a yes/no finished flag"))
+                if not _is_blank(value):
+                    unusable_value(cid, "finished", i, value, "are not a yes/no finished flag",
+                                   "completion taken from progress, else complete")
     if ("meta", "progress") in by_target:
         cid = by_target[("meta", "progress")]
         for i, value in enumerate(cell(cid)):
@@ -567,6 +678,9 @@ def convert_export(
             number = _as_number(_text(value).rstrip("%")) if not _is_blank(value) else None
             if number is None:
                 issues.append((i, cid, "unreadable_progress", "not a percentage"))
+                if not _is_blank(value):
+                    unusable_value(cid, "progress", i, value, "are not a percentage",
+                                   "those responses count as complete")
             else:
                 completed[i], known[i] = number >= 100, True
     if not ({("meta", "finished"), ("meta", "progress")} & set(by_target)):
@@ -579,22 +693,19 @@ def convert_export(
             cid = by_target[("meta", "duration")]
             for i, value in enumerate(cell(cid)):
                 number = _as_number(value) if not _is_blank(value) else None
+                if number is None and not _is_blank(value):
+                    issues.append((i, cid, "unreadable_duration", "not a number of seconds; "
+                                   "not checked for speeding"))
+                    unusable_value(cid, "duration", i, value, "are not a number of seconds",
+                                   "those responses are not checked for speeding")
                 if number is not None and number < speeder_seconds:
                     problems[i].append(("speeder", cid, f"took {number:g} s, under "
                                         f"{speeder_seconds:g} s"))
     submitted = [pd.NaT] * n
     if ("meta", "submitted_at") in by_target:
         cid = by_target[("meta", "submitted_at")]
-        fmt = rules[cid].format
-        values = list(cell(cid))
-        for i, stamp in enumerate(_parse_times(values, fmt, mapping.timezone)):
-            if _is_blank(values[i]):
-                continue
-            if stamp is None:
-                issues.append((i, cid, "unreadable_time", f"not a date and time "
-                               f"({fmt or 'ISO 8601'})"))
-            else:
-                submitted[i] = stamp
+        submitted = _read_times(cid, rules[cid], list(cell(cid)), raw.format, mapping.timezone,
+                                issues, notes, unusable_value)
     else:
         notes.append("no submitted_at column: submission times are unknown")
 
@@ -611,6 +722,8 @@ def convert_export(
             found = lookup.get(normalise_text(value))
             if found is None:
                 unknown_value(cid, value)
+                unusable_value(cid, "collaboration", i, value, "match no collaboration of the "
+                               "programme", "rows quarantined (unknown_collaboration)")
             collab_of[i] = found
     for i in range(n):
         if collab_of[i] is None:
@@ -631,6 +744,8 @@ def convert_export(
             found = lookups[collab_of[i]].get(normalise_text(value))
             if found is None or found not in partner_ids[collab_of[i]]:
                 unknown_value(cid, value)
+                unusable_value(cid, "partner_organisation", i, value, "are not a partner of "
+                               "the row's collaboration", "rows quarantined (unknown_partner)")
                 problems[i].append(("unknown_partner", cid, "partner organisation not listed "
                                     f"for collaboration {collab_of[i]!r}"))
             else:
@@ -655,6 +770,8 @@ def convert_export(
                 if number is None or not number.is_integer() or not low <= number <= high:
                     issues.append((i, cid, "invalid_months", f"not a whole number of months "
                                    f"in {low}-{high}; read as NA"))
+                    unusable_value(cid, fieldname, i, value, f"are not a whole number of "
+                                   f"months in {low}-{high}", "read as NA, rows kept")
                 else:
                     profile[fieldname][i] = int(number)
             continue
@@ -671,6 +788,8 @@ def convert_export(
             if found is None:
                 unknown_value(cid, value)
                 issues.append((i, cid, f"unknown_{fieldname}", "matches no option; read as NA"))
+                unusable_value(cid, fieldname, i, value, "match no option",
+                               "read as NA, rows kept")
             profile[fieldname][i] = found
 
     # Items.
@@ -762,6 +881,9 @@ def convert_export(
                 else:
                     issues.append((i, cid, "unknown_option", f"{rule.option!r} is not an "
                                    f"option for collaboration {collab_of[i]!r}; left out"))
+                    unusable_value(cid, f"select:{rule.target}", i, value,
+                                   f"tick option {rule.option!r}, which the row's "
+                                   "collaboration does not offer", "left out, rows kept")
                 continue
             chosen, n_unknown = _split_options(_text(value), lookup, rule.delimiter)
             selections.extend((i, rule.target, oid) for oid in chosen)
@@ -769,6 +891,9 @@ def convert_export(
                 unknown_value(cid, value)
                 issues.append((i, cid, "unknown_option", f"{n_unknown} chosen option(s) match "
                                "no option; left out"))
+                unusable_value(cid, f"select:{rule.target}", i, value,
+                               "name an option that matches none", "those options left out, "
+                               "rows kept")
     comments: list[tuple[int, str, str]] = []
     for cid, rule in rules.items():
         if rule.kind != "text":
@@ -809,6 +934,13 @@ def convert_export(
     if without:
         notes.append(f"{len(without)} items of version {version.version} have no column: "
                      "blank for everyone")
+    unusable_values = tuple(
+        UnusableValues(field=f, column=cid, n_unusable=count,
+                       n_values=int(sum(not _is_blank(v) for v in cell(cid))),
+                       first_row=file_rows[first], first_value=text, problem=problem,
+                       outcome=outcome)
+        for cid, (f, count, first, text, problem, outcome) in unusable.items())
+    warnings.extend(u.message() for u in unusable_values)
     report = ConvertReport(
         source=source, wave_id=wave_id, instrument_version=version.version,
         rows_read=n, rows_accepted=int(accepted.sum()),
@@ -819,9 +951,45 @@ def convert_export(
         unknown_labels=dict(unknown_labels),
         unknown_values={c: dict(v) for c, v in unknown_values.items()},
         notes=tuple(notes),
+        unusable_values=unusable_values,
+        warnings=tuple(warnings),
     )
     return ConvertResult(data=data, quarantine=quarantine, cell_issues=cell_issues,
                          report=report)
+
+
+def _read_times(cid: str, rule: ColumnRule, values: list[Any], platform: str, timezone: str,
+                issues: list, notes: list[str], unusable_value) -> list[Any]:
+    """The submission times of the ``submitted_at`` column (UTC, NaT when unknown); every
+    unreadable one counted, markers and guessed day/month orders noted."""
+    order = rule.date_order or None
+    if not rule.format and order is None:
+        guess = guess_date_order(values, platform)
+        if guess.n_slash_dates:
+            order = guess.order
+            if order is not None:
+                notes.append(f"submitted_at: slash dates read as {order} ({guess.reason})"
+                             + ("; set date_order in the mapping to be sure"
+                                if guess.is_default else ""))
+    how = (f"format {rule.format!r} or ISO 8601" if rule.format else
+           f"ISO 8601 or {order} dates" if order else
+           "ISO 8601; slash dates need date_order MDY or DMY in the mapping")
+    whose = "from the mapping" if rule.date_order else "guessed"
+    parsed = parse_times(values, fmt=rule.format, date_order=order, timezone=timezone)
+    for i in parsed.unreadable:
+        issues.append((i, cid, "unreadable_time", f"not a date and time ({how})"))
+        unusable_value(cid, "submitted_at", i, values[i], f"could not be read as a time ({how}"
+                       + (f", date order {whose}" if order and not rule.format else "") + ")",
+                       "kept without a time, rows not quarantined")
+    if parsed.markers:
+        shown = sorted({_text(values[i]) for i in parsed.markers})
+        notes.append(f"submitted_at: {len(parsed.markers)} rows hold {', '.join(shown)} "
+                     "instead of a time (the platform records a time only when a survey is "
+                     "submitted): no time")
+    if parsed.adjusted:
+        notes.append(f"submitted_at: {len(parsed.adjusted)} times fall in a daylight-saving "
+                     f"change in {timezone}: read as standard time or moved forward")
+    return [pd.NaT if t is None else t for t in parsed.times]
 
 
 def _survey_data(accepted, people, collab_of, partner_of, profile, completed, submitted,

@@ -131,7 +131,8 @@ def _raw_from_single_header(rows: Rows, source: str, fmt: str, variant: str) -> 
                                  role=role))
     return RawExport(source=source, format=fmt, variant=variant, frame=frame,
                      columns=tuple(columns), row_numbers=tuple(rows.line_numbers[1:]),
-                     encoding=rows.encoding, notes=tuple(notes))
+                     encoding=rows.encoding, notes=tuple(notes),
+                     truncated_rows=rows.truncated_rows)
 
 
 def read_export(path: str | Path, *, format: str | None = None, **options) -> RawExport:

@@ -1,8 +1,8 @@
 """Google Forms and Microsoft Forms response exports (one header row), CSV and XLSX.
 
-Google Forms (responses sheet or its CSV download): first column ``Timestamp`` (US format
-``9/27/2022 10:15:32``; ``9/27/2022 10:15`` after a re-save by Excel; a date-time cell in
-XLSX, read as ISO text), then one column per question headed by the question text (which may
+Google Forms (responses sheet or its CSV download): first column ``Timestamp`` in the form
+owner's locale (US ``9/27/2022 10:15:32``, UK ``27/09/2022 10:15:32``; ``9/27/2022 10:15``
+after a re-save by Excel; a date-time cell in XLSX, read as ISO text), then one column per question headed by the question text (which may
 contain line breaks). Answers are the choice text; a checkbox question holds the chosen
 options in one cell joined by ``", "``.
 
@@ -36,6 +36,7 @@ from ._platform import (
     minute_only,
     normalise_header,
     rectangular,
+    submitted_time,
     write_table,
 )
 from .raw import RawColumn, RawExport
@@ -94,7 +95,8 @@ def _export(path, rows: Rows, keys, specs, notes, platform: str) -> RawExport:
     fmt = platform.replace("-", "_")
     return RawExport(source=str(path), format=fmt, variant=f"{platform}-{kind}", frame=frame,
                      columns=columns, row_numbers=tuple(rows.line_numbers[1:]),
-                     encoding=rows.encoding, notes=tuple(notes))
+                     encoding=rows.encoding, notes=tuple(notes),
+                     truncated_rows=rows.truncated_rows)
 
 
 def _microsoft_layout(names: list[str]) -> bool:
@@ -249,7 +251,8 @@ def write_google_forms(
 ) -> Path:
     """Write a wide frame as a Google Forms responses export.
 
-    ``Timestamp`` first (``M/D/YYYY H:MM:SS`` in CSV, a date-time cell in XLSX), then an
+    ``Timestamp`` first (``M/D/YYYY H:MM:SS`` in CSV, a date-time cell in XLSX; the frame's
+    ``submitted_at`` in UTC where it has one, else a time from 2024-09-27 10:15 on), then an
     ``Email Address`` column when ``personal`` (a form collecting e-mail addresses), then one
     column per entry of ``questions`` (column -> question text) in that order. Answers are
     written with ``labels`` (code -> text); a column in ``options`` (column -> option texts) is
@@ -262,9 +265,12 @@ def write_google_forms(
     header = ["Timestamp", *(["Email Address"] if personal else []), *questions.values()]
     stamp = datetime(2024, 9, 27, 10, 15, 32)
     out: list[list[Any]] = [header]
-    for answers in _answers(frame, questions, options, labels, ", ", ""):
+    for (_, row), answers in zip(frame.iterrows(),
+                                 _answers(frame, questions, options, labels, ", ", ""),
+                                 strict=True):
         stamp += timedelta(seconds=rng.randrange(30, 5400))
-        cells: list[Any] = [stamp if excel else _us_time(stamp, year="%Y")]
+        when = submitted_time(row) or stamp
+        cells: list[Any] = [when if excel else _us_time(when, year="%Y")]
         if personal:
             first, last = fake_name(rng)
             cells.append(f"{first.lower()}.{last.lower()}@example.org")
@@ -287,7 +293,8 @@ def write_microsoft_forms(
 
     Header ``ID, Start time, Completion time, Email, Name, Last modified time`` then one
     column per entry of ``questions`` (column -> question text). ``ID`` counts from 1; times
-    are date-time cells (``M/D/YY H:MM:SS`` text in CSV); ``Email`` and ``Name`` are fake when
+    are date-time cells (``M/D/YY H:MM:SS`` text in CSV), ``Completion time`` the frame's
+    ``submitted_at`` in UTC where it has one; ``Email`` and ``Name`` are fake when
     ``personal``, else ``"anonymous"`` and blank as in an anonymous form. Answers are written
     with ``labels``; a column in ``options`` is a multi-select whose chosen options are written
     as ``"A;B;"`` in option order.
@@ -299,10 +306,13 @@ def write_microsoft_forms(
               *questions.values()]
     start = datetime(2024, 9, 1, 11, 27, 5)
     out: list[list[Any]] = [header]
+    rows = (row for _, row in frame.iterrows())
     for n, answers in enumerate(_answers(frame, questions, options, labels, ";", ";"), 1):
         start += timedelta(seconds=rng.randrange(30, 5400))
         end = start + timedelta(seconds=rng.randrange(40, 900))
-        times = [start, end] if excel else [_us_time(start), _us_time(end)]
+        submitted = submitted_time(next(rows))
+        times = [start, end] if submitted is None else [submitted - (end - start), submitted]
+        times = times if excel else [_us_time(t) for t in times]
         if personal:
             first, last = fake_name(rng)
             who = [f"{first.lower()}.{last.lower()}@example.org", f"{first} {last}"]

@@ -26,6 +26,7 @@ become codes. It is written once per survey (by hand, or by editing what
       QID40: {text: comment}
       ResponseId: respondent_id
       RecordedDate: {meta: submitted_at, format: "%Y-%m-%d %H:%M:%S"}
+      # (or: Timestamp: {meta: submitted_at, date_order: DMY} - see below)
       Status: status
       Finished: finished
       Progress: progress
@@ -37,6 +38,16 @@ multi-select question, :data:`SELECT_QUESTIONS`, either one column per option wi
 ``option:`` or one column listing the chosen options), ``text`` (a free-text question,
 :data:`TEXT_QUESTIONS`), ``meta`` (:data:`META_TARGETS`) or ``drop``. Columns the mapping does
 not name are ignored and listed as unmatched by the conversion.
+
+Times: a ``submitted_at`` column is read in every layout the platforms write (ISO 8601,
+``03/04/2024 09:06:31 AM``, ``9/27/2024 11:08``, XLSX date-time cells, REDCap's
+``[not completed]`` marker; see :mod:`collab_stats.ingest.times`), or in its ``format``
+(``strftime``; ISO 8601 is still read). The order of day and month in slash dates
+(``03/04/2024``) is its ``date_order``: ``MDY`` (US), ``DMY`` (UK) or ``YMD``. Google Forms
+writes the order of the form owner's locale; :func:`propose_mapping` takes it from the data
+(a first field above 12 means ``DMY``, a second above 12 ``MDY``) or, when no date shows it,
+writes the platform's default (US) with a YAML comment saying so - check it. Without a
+``date_order`` the conversion applies the same rule and notes what it chose.
 
 Label matching ignores case, accents of quotes, punctuation and repeated whitespace
 (:func:`normalise_label`). Labels that mean "don't know" or "not applicable" (and the
@@ -52,7 +63,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -64,6 +75,7 @@ from .._checks import ITEM_ID, SAFE_ID, Checker, read_yaml
 from ..errors import DefinitionError
 from ..instrument.model import Instrument, InstrumentFamily
 from .raw import RawColumn, RawExport
+from .times import DATE_ORDERS, guess_date_order
 
 __all__ = [
     "BUILTIN_MISSING_LABELS",
@@ -192,7 +204,11 @@ class ColumnRule:
         ``;`` then ``,``; known option labels are matched first, so commas inside labels
         are safe).
     format : str
-        ``meta: submitted_at``: a ``strftime`` format ("" - ISO 8601).
+        ``meta: submitted_at``: a ``strftime`` format ("" - every layout the platforms
+        write, :mod:`~collab_stats.ingest.times`).
+    date_order : str
+        ``meta: submitted_at``: ``MDY``, ``DMY`` or ``YMD``, the order of day and month in
+        slash dates ("" - from the data, else the platform's default).
     """
 
     kind: str
@@ -203,6 +219,7 @@ class ColumnRule:
     labels: Mapping[str, int | str] = field(default_factory=dict)
     delimiter: str = ""
     format: str = ""
+    date_order: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -223,11 +240,15 @@ class ColumnMapping:
     synonyms: Mapping[str | int, int | str] = field(default_factory=dict)
     timezone: str = "UTC"
     source: str = ""
+    #: Column id -> a remark :func:`dump_mapping` writes as a YAML comment above the column
+    #: (why a proposal chose something); not read back, not part of the mapping's meaning.
+    comments: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
         object.__setattr__(self, "synonyms", MappingProxyType(dict(self.synonyms)))
+        object.__setattr__(self, "comments", MappingProxyType(dict(self.comments)))
 
     def targets(self, kind: str) -> dict[str, str]:
         """Column id -> target for the columns of one kind."""
@@ -305,7 +326,7 @@ def _parse_rule(column: str, raw: Any, c: Checker) -> ColumnRule | None:
     kind = kinds[0]
     allowed = {"item": ("reverse", "labels"), "profile": ("options",),
                "select": ("option", "options", "delimiter"), "text": (), "drop": (),
-               "meta": ("format",)}[kind]
+               "meta": ("format", "date_order")}[kind]
     c.unknown_keys(doc, (kind, *allowed), where)
     if kind == "drop":
         return ColumnRule("drop")
@@ -333,8 +354,18 @@ def _parse_rule(column: str, raw: Any, c: Checker) -> ColumnRule | None:
     fmt = c.field(doc, "format", where, str, required=False, default="")
     if fmt and target != "submitted_at":
         c.add(f"{where}.format", "only a submitted_at column takes a format")
+    order = c.field(doc, "date_order", where, str, required=False, default="")
+    if order:
+        if target != "submitted_at":
+            c.add(f"{where}.date_order", "only a submitted_at column takes a date_order")
+        elif order not in DATE_ORDERS:
+            c.add(f"{where}.date_order", f"must be one of {', '.join(DATE_ORDERS)} (the order "
+                  f"of month, day and year in dates like 03/04/2024); got {order!r}")
+        elif fmt:
+            c.add(f"{where}.date_order", "give either format or date_order, not both (a "
+                  "format already fixes the order)")
     return ColumnRule(kind, target, reverse=reverse, option=option, options=options,
-                      labels=labels, delimiter=delimiter, format=fmt)
+                      labels=labels, delimiter=delimiter, format=fmt, date_order=order)
 
 
 def parse_mapping(raw: Any, *, family: InstrumentFamily | None = None,
@@ -418,7 +449,7 @@ def load_mapping(path: str | Path, *, family: InstrumentFamily | None = None) ->
 def _rule_to_yaml(rule: ColumnRule) -> Any:
     if rule.kind == "drop":
         return "drop"
-    if rule.kind == "meta" and not rule.format:
+    if rule.kind == "meta" and not rule.format and not rule.date_order:
         return rule.target
     out: dict[str, Any] = {rule.kind: rule.target}
     if rule.reverse:
@@ -433,6 +464,8 @@ def _rule_to_yaml(rule: ColumnRule) -> Any:
         out["delimiter"] = rule.delimiter
     if rule.format:
         out["format"] = rule.format
+    if rule.date_order:
+        out["date_order"] = rule.date_order
     return out
 
 
@@ -448,9 +481,24 @@ def mapping_to_dict(mapping: ColumnMapping) -> dict[str, Any]:
 
 
 def dump_mapping(mapping: ColumnMapping) -> str:
-    """The mapping as YAML text (see :func:`mapping_to_dict`)."""
-    return yaml.safe_dump(mapping_to_dict(mapping), sort_keys=False, allow_unicode=True,
+    """The mapping as YAML text (see :func:`mapping_to_dict`), with its
+    :attr:`~ColumnMapping.comments` as comment lines above their columns."""
+    text = yaml.safe_dump(mapping_to_dict(mapping), sort_keys=False, allow_unicode=True,
                           width=100)
+    if not mapping.comments:
+        return text
+    lines = text.splitlines()
+    start = lines.index("columns:") + 1 if "columns:" in lines else len(lines)
+    for column, comment in mapping.comments.items():
+        # The column's key as YAML writes it (quoted when it needs to be).
+        key = yaml.safe_dump({column: 0}, allow_unicode=True, width=10**6).rstrip()
+        key = key[:-len(": 0")] if key.endswith(": 0") else None
+        at = next((k for k in range(start, len(lines)) if key is not None and (
+            lines[k] == f"  {key}:" or lines[k].startswith(f"  {key}: "))), None)
+        if at is not None:
+            note = [f"  # {part}" for part in comment.splitlines() if part.strip()]
+            lines[at:at] = note
+    return "\n".join(lines) + "\n"
 
 
 # --- proposing a mapping -----------------------------------------------------------------------
@@ -497,12 +545,16 @@ class Proposal:
         Columns left out of the mapping: decide what they hold.
     version : str
         The instrument version whose item texts matched best.
+    notes : tuple of str
+        What the proposal decided without certainty and a person should check (the day/month
+        order of slash dates when no date shows it).
     """
 
     mapping: ColumnMapping
     table: pd.DataFrame
     unmatched: tuple[str, ...]
     version: str
+    notes: tuple[str, ...] = ()
 
 
 def _column_texts(col: RawColumn) -> list[str]:
@@ -679,12 +731,42 @@ def propose_mapping(raw: RawExport, family: InstrumentFamily, programme=None, *,
         add(cid, col, None, "unmatched", round(max(score, 0.0), 6),
             "matches no item or question")
 
+    comments, notes = _propose_date_order(raw, cols, rules, rows)
     labels: dict[str | int, int | str] = {o.label: o.code for o in chosen.scale.options}
     labels.update({m.label: m.reason for m in chosen.scale.missing})
     known = {normalise_label(k) for k in labels if isinstance(k, str)}
     synonyms = {k: v for k, v in COMMON_SYNONYMS.items() if normalise_label(k) not in known}
     mapping = ColumnMapping(instrument=family.id, columns=rules, labels=labels,
-                            synonyms=synonyms, source=f"proposal for {raw.source}")
+                            synonyms=synonyms, source=f"proposal for {raw.source}",
+                            comments=comments)
     table = pd.DataFrame(rows, columns=["column", "header", "target", "confidence", "reason"])
     unmatched = tuple(table.loc[table["target"] == "unmatched", "column"])
-    return Proposal(mapping=mapping, table=table, unmatched=unmatched, version=chosen.version)
+    return Proposal(mapping=mapping, table=table, unmatched=unmatched, version=chosen.version,
+                    notes=notes)
+
+
+def _propose_date_order(raw: RawExport, cols: dict[str, RawColumn],
+                        rules: dict[str, ColumnRule], rows: list[dict[str, Any]]
+                        ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Set ``date_order`` on the proposed submitted_at column when its times are slash dates
+    (:func:`~collab_stats.ingest.times.guess_date_order`); comments and notes saying why."""
+    cid = next((c for c, r in rules.items() if (r.kind, r.target) == ("meta", "submitted_at")),
+               None)
+    if cid is None:
+        return {}, ()
+    guess = guess_date_order(raw.frame[cols[cid].key], raw.format)
+    if not guess.n_slash_dates:
+        return {}, ()
+    if guess.order is None:
+        comment = (f"date_order not set: {guess.reason} (MDY for 03/31/2024, DMY for "
+                   "31/03/2024)")
+    else:
+        rules[cid] = replace(rules[cid], date_order=guess.order)
+        comment = (f"date_order {guess.order}: {guess.reason}" + (
+            " - check it (DMY if the form's owner uses a UK locale)" if guess.is_default
+            else ""))
+    for row in rows:
+        if row["column"] == cid:
+            row["reason"] = f"{row['reason']}; {comment}"
+    note = f"{cid}: {comment}"
+    return {cid: comment}, ((note,) if guess.is_default or guess.order is None else ())

@@ -412,6 +412,7 @@ def read_qualtrics(path: str | Path, *, sheet: str | int = 0) -> RawExport:
         row_numbers=tuple(rows.line_numbers[n_header:]),
         encoding=rows.encoding,
         notes=tuple(notes),
+        truncated_rows=rows.truncated_rows,
     )
 
 

@@ -96,6 +96,11 @@ class RawExport:
         Things the reader noticed and handled (e.g. "trailing empty column removed",
         "duplicate header 'Q1' renamed"). Readers never drop a response row: rejecting rows
         (previews, duplicates, incomplete) is validation's job, which quarantines them.
+    truncated_rows : tuple of int
+        Row numbers (as in ``row_numbers``) of responses the file cut off before their end:
+        a CSV whose last record ends inside a quoted cell, or without a line break and with
+        fewer fields than the header (:func:`~collab_stats.ingest.textio.read_csv_rows`).
+        Conversion quarantines them as ``truncated``.
     """
 
     source: str
@@ -106,6 +111,7 @@ class RawExport:
     row_numbers: tuple[int, ...]
     encoding: str = ""
     notes: tuple[str, ...] = ()
+    truncated_rows: tuple[int, ...] = ()
 
     def column(self, key: str) -> RawColumn:
         for c in self.columns:

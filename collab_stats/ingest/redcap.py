@@ -258,7 +258,7 @@ def read_redcap(data_path: str | Path, *, dictionary: str | Path | None = None) 
         notes += _invalid_values(frame, columns, fields, row_numbers)
     return RawExport(source=source, format="redcap", variant=variant, frame=frame,
                      columns=tuple(columns), row_numbers=row_numbers, encoding=rows.encoding,
-                     notes=tuple(notes))
+                     notes=tuple(notes), truncated_rows=rows.truncated_rows)
 
 
 def _metadata_column(key: str, name: str) -> RawColumn | None:

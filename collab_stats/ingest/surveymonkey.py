@@ -36,6 +36,7 @@ from ._platform import (
     fake_name,
     normalise_header,
     rectangular,
+    submitted_time,
     write_table,
 )
 from .raw import RawColumn, RawExport
@@ -174,7 +175,7 @@ def read_surveymonkey(path: str | Path, *, sheet: str | int = 0) -> RawExport:
     frame = pd.DataFrame(body, columns=keys, dtype=object)
     return RawExport(source=source, format="surveymonkey", variant=variant, frame=frame,
                      columns=columns, row_numbers=tuple(numbers), encoding=rows.encoding,
-                     notes=tuple(notes + key_notes))
+                     notes=tuple(notes + key_notes), truncated_rows=rows.truncated_rows)
 
 
 def _mark_multiselect(span: list[int], specs: list[dict], body: list[list], notes: list[str]):
@@ -235,6 +236,10 @@ def write_surveymonkey(
         collected).
     excel : bool
         Write XLSX instead of CSV (UTF-8 with BOM, CRLF).
+
+    ``End Date`` is the frame's ``submitted_at`` (UTC) where it has one, else a time from
+    2024-03-04 09:00 on; ``Start Date`` is a few minutes earlier. CSV writes them as
+    SurveyMonkey does, ``MM/DD/YYYY HH:MM:SS AM``; XLSX as date-time cells.
     seed : int
         Seed for the fake metadata.
 
@@ -271,8 +276,12 @@ def write_surveymonkey(
         start += timedelta(seconds=rng.randrange(60, 7200))
         end = start + timedelta(seconds=rng.randrange(90, 1500))
         respondent += rng.randrange(1, 10**5)
+        times = [start, end]
+        submitted = submitted_time(row)
+        if submitted is not None:
+            times = [submitted - (end - start), submitted]
         cells: list[Any] = [respondent, collector,
-                            start.strftime(_DATE_FORMAT), end.strftime(_DATE_FORMAT)]
+                            *(times if excel else (t.strftime(_DATE_FORMAT) for t in times))]
         if personal:
             first_name, last_name = fake_name(rng)
             cells += [f"198.51.100.{rng.randrange(1, 255)}",

@@ -69,6 +69,7 @@ FLAG_NAMES = {
 RELATION_NAMES = {"identical": "Same wording", "reworded": "Reworded", "split": "Split",
                   "dropped": "Dropped", "added": "Added"}
 QUARANTINE_NAMES = {
+    "truncated": "Cut off: the file ended inside this response",
     "preview": "Preview, test or spam response",
     "unknown_collaboration": "Collaboration not in the programme",
     "unknown_partner": "Partner not in that collaboration",
