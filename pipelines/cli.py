@@ -1,7 +1,10 @@
 """The ``collab`` command line.
 
-Errors that collab-stats raises on purpose (bad files, invalid definitions) are printed as a
-clear message without a traceback, and the command exits with status 2.
+Every command ends with the exit status of :mod:`pipelines.exit_codes` (0 done, 1 some exports
+could not be ingested, 2 error, 3 internal error, 130 interrupted). Errors that collab-stats
+raises on purpose (bad files, invalid definitions) and operating-system errors (a folder that
+cannot be written) are printed as one line without a traceback; an unexpected exception is
+printed as one line too, with its traceback only when ``COLLAB_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -9,13 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from collab_stats import CollabStatsError, __version__
+from collab_stats import __version__
 
 from . import cli_workspace, ingest_cli
 from .cli_workspace import ExamplesFormatter
+from .exit_codes import HELP, SHORT_HELP, ExitCode, debugging, one_line, outcome
 
 EXAMPLES = """\
 examples:
@@ -33,12 +38,21 @@ examples:
   collab ingest wave3.csv --wave 2026-03 --mapping wave3.csv.mapping.yaml
 
 Run `collab COMMAND --help` for a command's options and examples. Errors print one line
-(collab: error: ...) and exit with status 2; Ctrl-C exits with 130.
-"""
+on stderr (collab: error: ...).
+
+""" + HELP
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line, like every other error (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(int(ExitCode.ERROR),
+                  f"{self.prog}: error: {one_line(message)} (see: {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="collab",
         description="collab-stats: survey analytics for partnerships in health, care and "
         "public services.",
@@ -92,7 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     pcheck.add_argument("file", type=Path, help="programme YAML file")
     pcheck.add_argument("--instrument", type=Path, default=None,
                         help="instrument folder to check against (default: the bundled one)")
+    _add_exit_status(parser)
     return parser
+
+
+def _add_exit_status(parser: argparse.ArgumentParser) -> None:
+    """End the help of every sub-command with the exit status line."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):  # aliases: once
+                if not any(isinstance(a, argparse._SubParsersAction) for a in command._actions):
+                    command.epilog = (command.epilog or "").rstrip("\n") + "\n" + SHORT_HELP
+                _add_exit_status(command)
 
 
 class _ExamplesAndDefaults(ExamplesFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -103,31 +128,38 @@ _positive = cli_workspace.bounded_int("the value", 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``collab`` with ``argv``; the exit status (:class:`~pipelines.exit_codes.ExitCode`).
+
+    Usage errors exit 2 through ``SystemExit`` (argparse); ``--help`` and ``--version`` 0."""
     args = build_parser().parse_args(argv)
     try:
-        if hasattr(args, "handler"):
-            return args.handler(args)
-        if args.command == "demo":
-            return run_demo(args)
-        if args.command == "instrument":
-            return check_instrument(args)
-        if args.command == "programme":
-            return check_programme(args)
-        if args.command == "ingest":
-            from .ingest_cli import run_ingest
+        return int(_dispatch(args))
+    except (Exception, KeyboardInterrupt) as exc:
+        code, line = outcome(exc)
+        if debugging() and code != ExitCode.INTERRUPTED:
+            traceback.print_exc()
+        print(line, file=sys.stderr)
+        return int(code)
 
-            return run_ingest(args)
-        if args.command == "mapping":
-            from .ingest_cli import run_propose
 
-            return run_propose(args)
-    except CollabStatsError as exc:
-        print(f"collab: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("collab: interrupted", file=sys.stderr)
-        return 130
-    return 0  # pragma: no cover - argparse requires a command
+def _dispatch(args: argparse.Namespace) -> int:
+    if hasattr(args, "handler"):
+        return args.handler(args)
+    if args.command == "demo":
+        return run_demo(args)
+    if args.command == "instrument":
+        return check_instrument(args)
+    if args.command == "programme":
+        return check_programme(args)
+    if args.command == "ingest":
+        from .ingest_cli import run_ingest
+
+        return run_ingest(args)
+    if args.command == "mapping":
+        from .ingest_cli import run_propose
+
+        return run_propose(args)
+    return ExitCode.OK  # pragma: no cover - argparse requires a command
 
 
 def check_instrument(args: argparse.Namespace) -> int:
@@ -147,7 +179,7 @@ def check_instrument(args: argparse.Namespace) -> int:
               f"over time; " + ", ".join(
                   f"{e.relation} {e.source or '(new)'} -> {' + '.join(e.targets) or '(none)'}"
                   for e in mapping.entries if e.relation != "identical"))
-    return 0
+    return ExitCode.OK
 
 
 def check_programme(args: argparse.Namespace) -> int:
@@ -159,7 +191,7 @@ def check_programme(args: argparse.Namespace) -> int:
     print(f"{args.file}: valid. Programme {programme.id!r}: {len(programme.collaborations)} "
           f"collaborations, {partners} partner organisations, {len(programme.waves)} waves "
           f"({', '.join(w.id for w in programme.waves)}).")
-    return 0
+    return ExitCode.OK
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -171,9 +203,11 @@ def run_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from . import progress
     from .cli_workspace import quiet_run_errors, report_steps, resolve_pdf
+    from .environment import start_embedded_server
     from .flows import run_programme
     from .simulate_flow import simulate_programme_flow
 
+    start_embedded_server(say=_say)
     pdf = resolve_pdf(None)
     with quiet_run_errors(), progress.terminal_progress(
             "simulating the programme",
@@ -214,6 +248,8 @@ def run_demo(args: argparse.Namespace) -> int:
               f"{row['accepted']} accepted + {held} quarantined "
               f"({', '.join(f'{k} {v}' for k, v in row['quarantined'].items()) or 'none'}); "
               f"{row['status']}")
+        for warning in row.get("warnings", ()):
+            print(f"    warning: {warning}")
     print()
     print(format_analysis(analysis["psychometrics"], analysis["benchmark"]))
     print()
@@ -224,7 +260,8 @@ def run_demo(args: argparse.Namespace) -> int:
           f"downloads) in {time.perf_counter() - started:.1f} s.")
     print()
     print(f"Open the reports: {site.index.resolve().as_uri()}")
-    return 0
+    failed = any(row["status"] == "failed" for row in ingested)
+    return ExitCode.EXPORTS_FAILED if failed else ExitCode.OK
 
 
 def format_summary(summary) -> str:

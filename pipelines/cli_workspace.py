@@ -26,6 +26,7 @@ import pandas as pd
 
 from collab_stats.errors import CollabStatsError
 
+from .exit_codes import ExitCode
 from .workspace import EXPORT_SUFFIXES, Workspace, find_inbox_files, init_workspace
 
 __all__ = ["ExamplesFormatter", "WorkspaceStatus", "add_parsers", "format_run_summary",
@@ -79,8 +80,7 @@ def add_parsers(sub) -> None:
         "  collab run                           every wave's new exports, latest wave\n"
         "  collab run --wave 2026-03 --no-pdf   one wave, HTML reports only\n"
         "  collab run -w my-programme --dask    collaboration reports on a local Dask cluster\n"
-        "  collab run --dask-address tcp://scheduler:8786\n"
-        "exit status: 0 done, 1 some exports failed (see inbox/failed/), 2 error",
+        "  collab run --dask-address tcp://scheduler:8786",
         formatter_class=_RAW)
     run.add_argument("--wave", default=None, help="wave id (default: every wave in the inbox)")
     _report_options(run)
@@ -200,7 +200,7 @@ def run_init(args: argparse.Namespace) -> int:
           "export as <file>.mapping.yaml; propose one with: collab mapping propose FILE)")
     print(f"  3. collab run{workspace}          ingest, analyse, build the reports")
     print(f"     collab status{workspace}       what is stored, waiting, quarantined")
-    return 0
+    return ExitCode.OK
 
 
 def _shown(path: Path) -> str:
@@ -275,8 +275,10 @@ def run_run(args: argparse.Namespace) -> int:
     target = f"wave {args.wave}" if args.wave else "the programme"
     _say(f"Running {target} on {engine}...")
     expected = {"reports": report_steps(len(programme.collaborations), pdf)}
+    from .environment import start_embedded_server
     from .flows import run_programme, run_wave  # imports Prefect (and sets up its logging)
 
+    start_embedded_server(say=_say)
     started = time.time()
     try:
         with quiet_run_errors(), terminal_progress(
@@ -296,7 +298,7 @@ def run_run(args: argparse.Namespace) -> int:
                                "<file>.error.txt)") from None
     print(format_run_summary(result, ws, threshold=programme.disclosure_threshold))
     failed = [row for row in result["ingested"] if row["status"] == "failed"]
-    return 1 if failed else 0
+    return ExitCode.EXPORTS_FAILED if failed else ExitCode.OK
 
 
 class _DropRunErrors(logging.Filter):
@@ -310,8 +312,8 @@ class _DropRunErrors(logging.Filter):
 @contextmanager
 def quiet_run_errors() -> Iterator[None]:
     """Keep Prefect's run errors (a traceback per failed task and flow) off the console while
-    a command runs flows: the command reports the outcome itself, as one line (a
-    CollabStatsError) or a traceback (a bug). Prefect still records them with the run.
+    a command runs flows: the command reports the outcome itself, as one line
+    (:func:`pipelines.exit_codes.outcome`). Prefect still records them with the run.
     Enter it after Prefect is imported (its logging set-up replaces the console handler)."""
     handlers = list(logging.getLogger().handlers)
     quiet = _DropRunErrors()
@@ -354,6 +356,7 @@ def format_run_summary(result: dict, ws: Workspace, *, threshold: int) -> str:
             lines.append(f"  {row['file']:<{width}}  {row['format']}, wave {row['wave']}: "
                          f"{_rows(row['rows_read'], row['accepted'], row['quarantined'])}; "
                          f"{row['status']}")
+            lines.extend(f"    warning: {w}" for w in row.get("warnings", ()))
         if len(ingested) > 1:
             read = sum(r["rows_read"] for r in ingested)
             accepted = sum(r["accepted"] for r in ingested)
@@ -428,9 +431,11 @@ def run_report(args: argparse.Namespace) -> int:
     dask = bool(args.dask or args.dask_address)
     _say(f"Building the reports on {engine}...")
     expected = {"reports": report_steps(len(programme.collaborations), pdf)}
+    from .environment import start_embedded_server
     from .flows import rebuild_reports  # imports Prefect (and sets up its logging) first
     from .report_flow import render_reports
 
+    start_embedded_server(say=_say)
     with quiet_run_errors(), terminal_progress("reports", expected=expected):
         if dask:
             index = render_reports(ws.root, args.wave, pdf=pdf, dask=True,
@@ -439,7 +444,7 @@ def run_report(args: argparse.Namespace) -> int:
             index = rebuild_reports(ws.root, args.wave, pdf=pdf)
     wave = args.wave or analysed[-1]
     print(f"Reports of wave {wave} ({'HTML and PDF' if pdf else 'HTML'}): {index}")
-    return 0
+    return ExitCode.OK
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -454,8 +459,8 @@ def run_serve(args: argparse.Namespace) -> int:
     options = {"port": args.port, "inbox_interval": args.inbox_interval}
     if args.cron is not None:
         options["wave_cron"] = None if args.cron.lower() == "none" else args.cron
-    serve_workspace(ws.root, **options)
-    return 0
+    serve_workspace(ws.root, **options)  # returns when stopped (Ctrl-C, SIGTERM)
+    return ExitCode.OK
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -648,7 +653,7 @@ def run_status(args: argparse.Namespace) -> int:
         with terminal_progress("reading Prefect's runs"):
             runs = recent_runs(ws, args.runs) or []  # unreadable: shown as none recorded
     print(format_status(replace(status, runs=runs)))
-    return 0
+    return ExitCode.OK
 
 
 def _say(message: str) -> None:

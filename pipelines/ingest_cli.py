@@ -14,15 +14,17 @@ from pathlib import Path
 from collab_stats import load_instrument_family, load_programme
 from collab_stats.errors import CollabStatsError, IngestError
 from collab_stats.ingest.convert import convert_export
-from collab_stats.ingest.detect import read_export
+from collab_stats.ingest.detect import detect_format, read_export
 from collab_stats.ingest.mapping import dump_mapping, load_mapping, propose_mapping
 from collab_stats.ingest.pseudonym import create_secret, load_secret
 from collab_stats.ingest.raw import FORMATS
+from collab_stats.ingest.textio import summarise_names
 
 from .cli_workspace import ExamplesFormatter
+from .exit_codes import ExitCode
 from .files import write_text_atomic
 from .store import WaveStore
-from .workspace import Workspace
+from .workspace import Workspace, dictionary_beside, mapping_beside
 
 #: Below this confidence a proposed mapping is not used without a person checking it.
 AUTO_CONFIDENCE = 0.85
@@ -35,11 +37,15 @@ def add_parsers(sub) -> None:
         "their columns to the instrument, validate, quarantine rejected rows with reasons, "
         "pseudonymise respondents and store the result. Personal data (names, e-mail, IP "
         "addresses, locations) are dropped and never stored. The same file twice is a no-op; "
-        "a corrected re-export (same file name) replaces the earlier one.",
+        "a corrected re-export (same file name) replaces the earlier one. Without --mapping "
+        "(--dictionary), an export's mapping <file>.mapping.yaml (a REDCap export's "
+        "*dictionary*.csv) beside it is used, as in the inbox and inbox/processed/<wave>/.",
         epilog="examples:\n"
         "  collab ingest wave3.csv --wave 2026-03 --mapping wave3.mapping.yaml   (in a "
         "workspace)\n"
         "  collab ingest wave3.csv --wave 2026-03 -w my-programme\n"
+        "  collab ingest inbox/processed/2026-03/wave3.csv --wave 2026-03   (again, with the "
+        "mapping beside it)\n"
         "  collab ingest wave3.csv --wave 2026-03 --programme programme.yaml --store store "
         "--secret secret.key",
         formatter_class=ExamplesFormatter,
@@ -54,10 +60,12 @@ def add_parsers(sub) -> None:
     ingest.add_argument("--format", choices=FORMATS, default=None,
                         help="override the detected format")
     ingest.add_argument("--mapping", type=Path, default=None,
-                        help="column mapping (default: the proposal, if every column matches "
-                        f"with confidence >= {AUTO_CONFIDENCE})")
+                        help="column mapping (default: FILE.mapping.yaml beside the export; "
+                        "without one, the proposal, if every column matches with confidence "
+                        f">= {AUTO_CONFIDENCE})")
     ingest.add_argument("--dictionary", type=Path, default=None,
-                        help="REDCap data dictionary for a REDCap export")
+                        help="REDCap data dictionary for a REDCap export (default: a "
+                        "*dictionary*.csv beside it, one named after the wave first)")
     ingest.add_argument("--store", type=Path, default=None,
                         help="wave store folder (default: store)")
     ingest.add_argument("--secret", type=Path, default=None,
@@ -85,7 +93,17 @@ def add_parsers(sub) -> None:
     propose.add_argument("--instrument", type=Path, default=None)
 
 
-def _read(path: Path, fmt: str | None, dictionary: Path | None):
+def _read(path: Path, fmt: str | None, dictionary: Path | None, *, wave: str | None = None):
+    """Read an export. A REDCap export uses ``dictionary``, or (with ``wave``) the dictionary
+    beside it; another format with ``--dictionary`` given is an error."""
+    fmt = fmt or detect_format(path)
+    if fmt != "redcap":
+        if dictionary is not None:
+            raise CollabStatsError(f"{path}: --dictionary is for a REDCap export, and this is "
+                                   f"a {fmt} export")
+        return read_export(path, format=fmt)
+    if dictionary is None and wave is not None:
+        dictionary = dictionary_beside(path, wave)
     options = {"dictionary": dictionary} if dictionary is not None else {}
     return read_export(path, format=fmt, **options)
 
@@ -104,10 +122,12 @@ def run_propose(args: argparse.Namespace) -> int:
         flag = "  CHECK" if row.confidence < AUTO_CONFIDENCE and row.target != "drop" else ""
         print(f"  {str(row.header)[:60]:<60} -> {row.target:<28} {row.confidence:4.2f}{flag}")
     if proposal.unmatched:
-        print(f"  unmatched ({len(proposal.unmatched)}): {', '.join(proposal.unmatched)}")
+        print(f"  unmatched ({len(proposal.unmatched):,}): {summarise_names(proposal.unmatched)}")
+    for note in proposal.notes:
+        print(f"  note: {note}")
     print(f"Mapping written to {output}: check it, then: collab ingest {args.file} --wave WAVE "
           f"--mapping {output}")
-    return 0
+    return ExitCode.OK
 
 
 def _ingest_paths(args: argparse.Namespace) -> None:
@@ -140,26 +160,28 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(f"Created the pseudonymisation key {args.secret} (keep it safe and outside the "
               "store: the same key links respondents across waves)")
     version = programme.wave(args.wave).instrument_version
-    failures = 0
     for path in args.files:
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise IngestError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
         sha = hashlib.sha256(data).hexdigest()
-        raw = _read(path, args.format, args.dictionary)
-        if args.mapping is not None:
-            mapping = load_mapping(args.mapping, family=family)
+        raw = _read(path, args.format, args.dictionary, wave=args.wave)
+        mapping_file = args.mapping or mapping_beside(path)
+        if mapping_file is not None:
+            mapping = load_mapping(mapping_file, family=family)
+            if args.mapping is None:
+                print(f"{path}: using the mapping beside it, {mapping_file.name}")
         else:
             proposal = propose_mapping(raw, family, programme, version=version)
             unsure = proposal.table[(proposal.table["confidence"] < AUTO_CONFIDENCE)
                                     & (proposal.table["target"] != "drop")]
             if len(unsure) or proposal.unmatched:
-                print(f"{path}: {len(unsure)} columns matched with low confidence and "
-                      f"{len(proposal.unmatched)} not matched: run `collab mapping propose "
-                      f"{path}`, check the mapping, then ingest with --mapping")
-                failures += 1
-                continue
+                raise CollabStatsError(
+                    f"{path}: not ingested: {len(unsure)} columns match the instrument with "
+                    f"low confidence and {len(proposal.unmatched)} not at all; run `collab "
+                    f"mapping propose {path}`, check the mapping, then ingest with --mapping "
+                    "(or put it beside the export as <file>.mapping.yaml)")
             mapping = proposal.mapping
         result = convert_export(raw, mapping, family, programme, wave_id=args.wave,
                                 secret=secret, min_completion=args.min_completion)
@@ -174,7 +196,12 @@ def run_ingest(args: argparse.Namespace) -> int:
               + (f" ({', '.join(f'{k} {v}' for k, v in held.items())})" if held else "")
               + f"; {added.status} in {args.store}")
         if report.unmatched_columns:
-            print(f"  columns not used: {', '.join(report.unmatched_columns)}")
+            print(f"  {len(report.unmatched_columns):,} columns not used: "
+                  f"{summarise_names(report.unmatched_columns)}")
         if report.unknown_labels:
             print(f"  answers matching no label (read as blank): {dict(report.unknown_labels)}")
-    return 1 if failures else 0
+        for warning in report.warnings:
+            print(f"  warning: {warning}")
+        for note in report.notes:
+            print(f"  note: {note}")
+    return ExitCode.OK

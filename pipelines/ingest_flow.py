@@ -15,7 +15,7 @@ from prefect import flow, task
 
 from collab_stats.errors import CollabStatsError, IngestError
 from collab_stats.ingest.convert import ConvertResult, convert_export
-from collab_stats.ingest.detect import read_export
+from collab_stats.ingest.detect import detect_format, read_export
 from collab_stats.ingest.mapping import load_mapping, propose_mapping
 from collab_stats.ingest.raw import RawExport
 from collab_stats.instrument import InstrumentFamily
@@ -31,9 +31,12 @@ AUTO_CONFIDENCE = 0.85
 
 @task(name="read-export", **IO_RETRIES)
 def read_file(path: Path, dictionary: Path | None = None) -> tuple[RawExport, str]:
-    """Read an export (format detected from content) and its SHA-256."""
-    options = {"dictionary": dictionary} if dictionary is not None else {}
-    return read_export(path, **options), hashlib.sha256(path.read_bytes()).hexdigest()
+    """Read an export (format detected from content) and its SHA-256. ``dictionary`` (found
+    beside it) is used when the export is a REDCap one, and ignored otherwise."""
+    fmt = detect_format(path)
+    options = {"dictionary": dictionary} if dictionary is not None and fmt == "redcap" else {}
+    return (read_export(path, format=fmt, **options),
+            hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 @task(name="convert-export")
@@ -76,14 +79,15 @@ def ingest_file(ws: Workspace, item: InboxFile, family: InstrumentFamily,
     except CollabStatsError as exc:
         move_processed(ws, item, failed=str(exc))
         return {"file": item.path.name, "wave": item.wave, "format": "", "status": "failed",
-                "rows_read": 0, "accepted": 0, "quarantined": {}, "error": str(exc)}
+                "rows_read": 0, "accepted": 0, "quarantined": {}, "warnings": [],
+                "error": str(exc)}
     move_processed(ws, item)
     report = result.report
     return {"file": item.path.name, "wave": item.wave, "format": raw.format,
             "status": added.status, "rows_read": report.rows_read,
             "accepted": report.rows_accepted,
             "quarantined": {k: v for k, v in report.rows_quarantined.items() if v},
-            "error": ""}
+            "warnings": list(report.warnings), "error": ""}
 
 
 @flow(name="ingest-wave", flow_run_name="ingest-{wave}")

@@ -238,8 +238,8 @@ def start_server(home: Path, port: int, *, ui_enabled: str = "true") -> subproce
 
 def wait_for_server(url: str, server: subprocess.Popen, log: Path,
                     timeout: float = SERVER_START_TIMEOUT) -> None:
-    """Wait until the server answers; raise with the end of its log if it exits or times
-    out (a busy port, a broken database)."""
+    """Wait until the server answers; raise (one line, with the last line of its log) if it
+    exits or times out (a busy port, a broken database)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server_is_healthy(url):
@@ -248,10 +248,11 @@ def wait_for_server(url: str, server: subprocess.Popen, log: Path,
             break
         time.sleep(0.25)
     stop_server(server)
-    tail = log.read_text(errors="replace").strip().splitlines()[-8:] if log.exists() else []
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    last = f": {lines[-1].strip()}" if lines else ""
     raise CollabStatsError(
-        f"the Prefect server did not start at {url} (is the port in use? try --port); "
-        f"its log, {log}:\n  " + "\n  ".join(tail))
+        f"the Prefect server did not start at {url} within {timeout:.0f} s (is the port in "
+        f"use? try --port); the end of its log, {log}{last}")
 
 
 def stop_server(server: subprocess.Popen, timeout: float = 20.0) -> None:

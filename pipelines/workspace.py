@@ -6,7 +6,11 @@ Layout (``collab init`` makes it)::
     inbox/              drop exports here: inbox/<wave>/<file> or inbox/<wave>-<anything>
                         (a mapping beside it, <file>.mapping.yaml, is used when present;
                         a REDCap export finds its dictionary, *dictionary*.csv, beside it)
-    inbox/processed/    exports ingested (moved here, by wave), so each is picked up once
+    inbox/processed/    exports ingested, moved here by wave (inbox/processed/<wave>/) with
+                        their mapping (and a copy of the wave's REDCap dictionary), so each
+                        is picked up once and can be ingested again from there: `collab
+                        ingest inbox/processed/<wave>/<file> --wave <wave>` finds its mapping
+                        beside it, as the inbox does
     inbox/failed/       exports that could not be ingested, with <file>.error.txt
     store/              the wave store (Parquet + manifest; pseudonymised, no personal data)
     secret.key          the pseudonymisation key (0600; outside the store)
@@ -36,7 +40,8 @@ from collab_stats.ingest.pseudonym import create_secret, load_secret
 from collab_stats.instrument import InstrumentFamily, default_instrument_dir
 from collab_stats.programme import Programme
 
-__all__ = ["InboxFile", "Workspace", "find_inbox_files", "init_workspace"]
+__all__ = ["InboxFile", "Workspace", "dictionary_beside", "find_inbox_files", "init_workspace",
+           "mapping_beside", "move_processed"]
 
 EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sav", ".zsav"}
 _IGNORED = re.compile(r"(^\.|\.mapping\.ya?ml$|\.error\.txt$|dictionary)", re.I)
@@ -96,6 +101,9 @@ class Workspace:
 
     def check(self) -> Workspace:
         """Raise a clear error unless this looks like a workspace."""
+        if self.root.exists() and not self.root.is_dir():
+            raise CollabStatsError(f"{self.root}: a file, not a workspace folder; give the "
+                                   "folder holding programme.yaml")
         if not self.programme_file.is_file():
             raise CollabStatsError(f"{self.root}: not a collab-stats workspace (no "
                                    "programme.yaml); create one with `collab init FOLDER`")
@@ -151,6 +159,9 @@ def init_workspace(root: str | Path, *, programme: Programme | None = None,
     ``programme_file`` (copied after validation) or, with neither, a small example programme
     to edit. Refuses to overwrite an existing ``programme.yaml``."""
     ws = Workspace.at(root)
+    if ws.root.exists() and not ws.root.is_dir():
+        raise CollabStatsError(f"{ws.root}: a file, not a folder; give a new or empty folder "
+                               "for the workspace")
     if ws.programme_file.exists():
         raise CollabStatsError(f"{ws.programme_file} exists already: not overwritten")
     for folder in (ws.inbox, ws.inbox / "processed", ws.inbox / "failed", ws.store, ws.tables,
@@ -204,15 +215,33 @@ def find_inbox_files(ws: Workspace, waves: list[str]) -> tuple[list[InboxFile], 
             unplaced.append((path, "cannot tell its wave: put it in inbox/<wave>/ or start its "
                                    f"name with '<wave>-' (waves: {', '.join(waves)})"))
             continue
-        mapping = path.with_name(path.name + ".mapping.yaml")
-        dictionaries = sorted(p for p in path.parent.glob("*") if p.is_file()
-                              and "dictionary" in p.name.lower() and p.suffix.lower() == ".csv"
-                              and (p.name.startswith(wave) or path.parent != ws.inbox))
-        found.append(InboxFile(path, wave, mapping if mapping.is_file() else None,
-                               dictionaries[0] if dictionaries else None))
+        found.append(InboxFile(path, wave, mapping_beside(path),
+                               dictionary_beside(path, wave,
+                                                 wave_named_only=path.parent == ws.inbox)))
     order = {w: i for i, w in enumerate(waves)}
     found.sort(key=lambda f: (order[f.wave], f.path.name))
     return found, unplaced
+
+
+def mapping_beside(path: Path) -> Path | None:
+    """The column mapping of the export ``path``: ``<file>.mapping.yaml`` (or ``.yml``) beside
+    it, as the inbox, ``inbox/processed/`` and ``collab ingest`` look for it; None if absent."""
+    for suffix in (".mapping.yaml", ".mapping.yml"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def dictionary_beside(path: Path, wave: str, *, wave_named_only: bool = False) -> Path | None:
+    """A REDCap data dictionary beside the export ``path``: a ``.csv`` file whose name contains
+    "dictionary", one whose name starts with ``wave`` first (only those with
+    ``wave_named_only``, for a folder holding several waves' files); None if there is none."""
+    found = sorted((not p.name.startswith(wave), p.name) for p in path.parent.glob("*")
+                   if p.is_file() and "dictionary" in p.name.lower()
+                   and p.suffix.lower() == ".csv"
+                   and (p.name.startswith(wave) or not wave_named_only))
+    return path.parent / found[0][1] if found else None
 
 
 def _wave_of(rel: Path, waves: list[str]) -> str | None:
@@ -225,8 +254,12 @@ def _wave_of(rel: Path, waves: list[str]) -> str | None:
 
 
 def move_processed(ws: Workspace, item: InboxFile, *, failed: str | None = None) -> Path:
-    """Move an ingested export (and its mapping) to ``processed/<wave>/``, or to
-    ``failed/<wave>/`` with ``<file>.error.txt`` holding ``failed``. Returns the new path."""
+    """Move an ingested export to ``processed/<wave>/``, or to ``failed/<wave>/`` with
+    ``<file>.error.txt`` holding ``failed``. Returns the new path.
+
+    Its mapping (``<file>.mapping.yaml``, the export's own) moves with it and the REDCap
+    dictionary (which the wave's other exports may share) is copied, so that the export can be
+    ingested again from there with them (:func:`mapping_beside`, :func:`dictionary_beside`)."""
     folder = ws.inbox / ("failed" if failed is not None else "processed") / item.wave
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / item.path.name

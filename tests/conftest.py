@@ -22,7 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 @pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory):
     """One Prefect test server (a temporary SQLite database) for every flow test of the
-    session (tests marked ``prefect``).
+    session (tests marked ``prefect``), given up to 120 s to start.
 
     Persisted task results (the analysis cache) go to a temporary folder instead of
     ``~/.prefect/storage``, so that a cache filled by an earlier session can never answer a
@@ -37,5 +37,6 @@ def prefect_harness(tmp_path_factory):
     storage = tmp_path_factory.mktemp("prefect-results")
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: storage,
                                      PREFECT_SERVER_ANALYTICS_ENABLED: False}):
-        with prefect_test_harness():
+        # a loaded CI machine can take longer than Prefect's 30 s to start the server
+        with prefect_test_harness(server_startup_timeout=120):
             yield

@@ -78,8 +78,9 @@ def test_init_copies_a_given_programme_after_validating_it(tmp_path, capsys):
     bad.write_text("programme: {id: Bad Id, name: x, instrument: collaboration-indicators}\n"
                    "collaborations: []\nwaves: []\n")
     assert main(["init", str(tmp_path / "ws2"), "--programme", str(bad)]) == 2
-    err = capsys.readouterr().err  # one line per problem in the file
+    err = capsys.readouterr().err  # every problem of the file, on one line
     assert err.startswith(f"collab: error: {bad}: 3 problems") and "Traceback" not in err
+    assert err.count("\n") == 1
     assert "'Bad Id' is not a valid identifier" in err
     assert not (tmp_path / "ws2" / "programme.yaml").exists()
 

@@ -59,8 +59,10 @@ def test_unreadable_files_give_one_line_and_exit_2(workspace, capsys):
 
 def test_a_real_export_of_another_survey_is_not_ingested_without_a_mapping(workspace, capsys):
     real = EXPORTS / "qualtrics" / "qualtRics__sample.csv"
-    assert main(["ingest", str(real), "--wave", "2025-03"]) == 1
-    assert "collab mapping propose" in capsys.readouterr().out
+    assert main(["ingest", str(real), "--wave", "2025-03"]) == 2  # bad input: refused
+    err = capsys.readouterr().err
+    assert err.startswith(f"collab: error: {real}: not ingested: ") and err.count("\n") == 1
+    assert "collab mapping propose" in err
 
 
 def test_mapping_propose_writes_a_mapping_that_loads(workspace, capsys):

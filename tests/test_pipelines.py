@@ -49,13 +49,14 @@ def test_cli_instrument_check_describes_the_bundled_instrument(capsys):
     assert "split MI03 -> MI03A + MI03B" in out
 
 
-def test_cli_reports_an_invalid_programme_in_one_line_per_problem(tmp_path, capsys):
+def test_cli_reports_every_problem_of_an_invalid_programme_in_one_line(tmp_path, capsys):
     bad = tmp_path / "programme.yaml"
     bad.write_text("programme: {id: Bad Id, name: x, instrument: collaboration-indicators}\n"
                    "collaborations: []\nwaves: []\n")
     assert main(["programme", "check", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"collab: error: {bad}: ")
+    assert err.startswith(f"collab: error: {bad}: 3 problems in the programme definition: ")
+    assert err.count("\n") == 1
     assert "programme.id: 'Bad Id' is not a valid identifier" in err
     assert "collaborations: must not be empty" in err
     assert "Traceback" not in err
