@@ -4,8 +4,12 @@
 :mod:`.disclosure`, :mod:`.peers`, :mod:`.comparison`, :mod:`.change`, :mod:`.value_modes`,
 :mod:`.network`) into the tables the reports and data downloads show. Every figure that
 describes a collaboration, a sub-group or an item is suppressed when it rests on fewer than
-the disclosure threshold of respondents; suppressed collaborations are also left out of the
-peer distributions, so no report can show or imply their figures.
+the disclosure threshold of respondents; more collaborations are hidden where the wave's
+published total would otherwise give a hidden one away (complementary suppression); hidden
+collaborations are left out of everything computed across collaborations (peer
+distributions, funnel limits, profiles, Welch's ANOVA, Kruskal-Wallis, the programme's
+random-slope model); and the tables returned have passed the publication gate
+(:func:`collab_stats.publication.publish_tables`, where the rule is written down).
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import pandas as pd
 from ._params import check_number, check_option
 from .change import collaboration_trends, wave_change
 from .comparison import kruskal, welch_anova
-from .disclosure import breakdown, suppress
+from .disclosure import breakdown, complementary_suppression, suppress
 from .instrument.model import InstrumentFamily
 from .network import network_measures, sector_ties
 from .peers import PEER_SETS, peer_benchmarks, profile
 from .programme import Programme
 from .psychometrics import wave_versions
+from .publication import KEY_COLUMNS, publish_tables
 from .schema import SurveyData, respondent_rows
 from .scoring import comparable_item_sets, item_distribution, score_responses
 from .slopes import collaboration_slopes
@@ -37,10 +42,14 @@ from .summaries import (
 )
 from .value_modes import declared_match, main_mode_agreement, value_mode_distribution
 
-__all__ = ["ProgrammeBenchmark", "benchmark_programme"]
+__all__ = ["ProgrammeBenchmark", "benchmark_programme", "hidden_cells"]
 
 SUMMARY_VALUES = ("mean", "sd", "se", "df", "ci_low", "ci_high", "sum_weights", "deff", "n_eff",
-                  "favourable_respondent_share", "band", "n_total")
+                  "favourable_respondent_share", "band", "n_total", "reason")
+#: A collaboration cell: one characteristic of one collaboration in one wave.
+CELL = ("wave_id", "collaboration_id", "characteristic")
+#: A collaboration in one wave.
+WAVE_CELL = ("wave_id", "collaboration_id")
 
 
 @dataclass(frozen=True)
@@ -64,16 +73,21 @@ class ProgrammeBenchmark:
     response_rates : DataFrame
         Wave x collaboration: respondents, invited and response rate; below the threshold
         the respondent counts and the rate are suppressed (the rate times the invited number
-        would give the count), the invited number stays.
+        would give the count), the invited number stays. Complementary suppression per wave
+        (the wave's respondents are published), shared with the other wave x collaboration
+        tables.
     peers : DataFrame
-        Wave x collaboration x characteristic x peer set: peer median, quartiles, best, worst,
-        percentile rank, funnel limits at 95% and 99.8%, comparison and effect size d.
+        Wave x collaboration x characteristic x peer set, for the shown collaborations only:
+        peer median, quartiles, best, worst, percentile rank, funnel limits at 95% and 99.8%,
+        comparison and effect size d, all computed from shown collaborations.
     profile : DataFrame
         Relative strengths and areas to develop, against the collaboration's own mean and
         against the peer median of all collaborations.
     comparison : DataFrame
-        Wave x characteristic: Welch ANOVA (omega squared) and Kruskal-Wallis across
-        collaborations, p-values adjusted by Benjamini-Hochberg across characteristics.
+        Wave x characteristic: Welch ANOVA (omega squared) and Kruskal-Wallis across the
+        *shown* collaborations of that wave and characteristic (hidden ones are left out:
+        with them, the statistics could be solved for a hidden collaboration's n, mean and
+        sd), p-values adjusted by Benjamini-Hochberg across characteristics.
     change : DataFrame
         Collaboration x characteristic x wave: change since the previous wave and since the
         baseline, with CI, test, plain label and minimum detectable change, on the items
@@ -88,8 +102,9 @@ class ProgrammeBenchmark:
         collaborations and waves, on comparable items: the programme's average change per wave
         with its interval, the spread of collaborations' slopes, the likelihood-ratio test of
         that spread and a plain ``verdict`` (:func:`~collab_stats.slopes.collaboration_slopes`);
-        empty when not requested or with fewer than three waves. A model over the whole
-        programme's respondents: no collaboration's own figure can be read from it.
+        empty when not requested or with fewer than three waves. Fitted on the shown
+        collaboration cells only (a hidden wave of a collaboration is left out), so no
+        hidden figure enters it.
     collaboration_slopes : DataFrame
         Characteristic x collaboration: each collaboration's own slope (fixed slope plus its
         conditional mode) with its interval, for a caterpillar plot; suppressed (NaN, with
@@ -186,9 +201,20 @@ def benchmark_programme(
     the items that the version mappings mark comparable across all versions in the data.
     Suppression: a collaboration's figures for a wave are hidden when fewer than
     ``threshold`` respondents have a score (per characteristic); a change is hidden when
-    either wave is below it; items when fewer than ``threshold`` answered; sub-groups by
-    sector and role get secondary suppression so that no hidden cell can be derived from the
-    collaboration total.
+    either wave is hidden; a trend or a collaboration's slope when any wave is; items when
+    fewer than ``threshold`` answered; sub-groups by sector and role get secondary
+    suppression so that no hidden cell can be derived from the collaboration total.
+    Because each wave's total is published (technical report, ingest summary), the hidden
+    collaborations of a wave x characteristic (and of a wave, for response rates, ways of
+    creating value and networks; of a wave x item, for items) must together have at least
+    ``threshold`` respondents and be at least two: the smallest shown collaborations are
+    hidden as well (:func:`hidden_cells`), in every table about those cells.
+    Everything computed across collaborations - Welch's ANOVA and Kruskal-Wallis
+    (``comparison``), peer distributions and funnel limits, profiles, the programme's
+    random-slope model - uses the shown cells only. The tables returned have passed
+    :func:`~collab_stats.publication.publish_tables`: every hidden row keeps only its keys
+    and a plain reason, and the tables are checked for anything that could still be worked
+    out (:class:`~collab_stats.errors.DisclosureError` if so).
     """
     threshold = check_number("threshold", programme.disclosure_threshold if threshold is None
                              else threshold, low=1, integer=True)
@@ -202,58 +228,181 @@ def benchmark_programme(
         weights = per_respondent[respondent_rows(scores, data.respondents)]
 
     raw = characteristic_summaries(scores, weights=weights, ci=ci, bands=bands)
-    summaries = suppress(raw, count="n", threshold=threshold, values=SUMMARY_VALUES)
-    shown = raw[raw["n"] >= threshold]
+    distribution = item_distribution(data, family)
+    raw_favourable = favourable_by_characteristic(distribution)
+    raw_rates = response_rates(data.respondents, programme)
+    hidden, hidden_waves = hidden_cells(raw, raw_rates, threshold=threshold,
+                                        favourable=raw_favourable)
+
+    in_hidden = _isin(raw, CELL, hidden)
+    summaries = suppress(raw, count="n", threshold=threshold, values=SUMMARY_VALUES,
+                         secondary=in_hidden)
+    shown = raw[~in_hidden]
     peers = peer_benchmarks(shown, programme, peer_sets=peer_sets, min_peers=min_peers)
     strengths = profile(shown, peers[peers["peer_set"] == "all"])
 
-    distribution = item_distribution(data, family)
-    favourable = suppress(favourable_by_characteristic(distribution), count="n_respondents",
-                          threshold=threshold, values=("n_favourable", "n_answered", "n_rows",
-                                                       "n_dont_know", "favourable_share"))
-    items = suppress(item_summaries(distribution), count="n_answered", threshold=threshold,
-                     values=("p_1", "p_2", "p_3", "p_4", "p_5", "favourable_share",
-                             "dont_know_share", "answered_share", "n_rows"))
+    favourable = _suppress_linked(raw_favourable, hidden, count="n_respondents",
+                                  by=("wave_id", "characteristic"), threshold=threshold)
+    items = _suppress_linked(item_summaries(distribution), hidden, count="n_answered",
+                             by=("wave_id", "item_id"), threshold=threshold)
 
-    comparison = welch_anova(scores).merge(
-        kruskal(scores), on=["wave_id", "characteristic"], suffixes=("_welch", "_kruskal"))
+    # Between-collaboration tests on the shown cells only: with a hidden collaboration in,
+    # Welch's F, df2 and eta squared could be solved for its n, mean and sd.
+    shown_scores = scores[~_isin(scores, CELL, hidden)]
+    comparison = welch_anova(shown_scores).merge(
+        kruskal(shown_scores), on=["wave_id", "characteristic"], suffixes=("_welch", "_kruskal"))
 
     change, trend_table, slopes = _change(data, family, versions, invariance_supported, ci,
-                                          threshold, raw, trends)
+                                          threshold, raw, trends, hidden)
 
-    modes = suppress(value_mode_distribution(data, programme), count="n_answered",
-                     threshold=threshold, values=("n_chosen", "share"))
-    main = suppress(main_mode_agreement(data, programme), count="n_answered",
-                    threshold=threshold, values=("modal_mode", "modal_share", "declared_share",
-                                                 "declared_is_modal", "observed_agreement",
-                                                 "chance_agreement", "kappa"))
-    match = suppress(declared_match(data, programme), count="n_answered", threshold=threshold,
-                     values=("perceived_modes", "missing_modes", "extra_modes", "n_perceived",
-                             "n_missing", "n_extra", "jaccard", "match"))
-    network = suppress(network_measures(data, programme), count="n_respondents",
-                       threshold=threshold,
-                       values=("n_respondents_naming", "n_nominations", "n_ties", "density",
-                               "n_cross_sector_ties", "cross_sector_share", "ei_index",
-                               "max_degree", "centralisation", "n_isolates", "isolates"))
+    def by_wave(table: pd.DataFrame, count: str) -> pd.DataFrame:
+        return suppress(table, count=count, threshold=threshold, values=_figures(table, count),
+                        secondary=_isin(table, WAVE_CELL, hidden_waves))
+
+    modes = by_wave(value_mode_distribution(data, programme), "n_answered")
+    main = by_wave(main_mode_agreement(data, programme), "n_answered")
+    match = by_wave(declared_match(data, programme), "n_answered")
+    network = by_wave(network_measures(data, programme), "n_respondents")
+    rates = suppress(raw_rates, count="n", threshold=threshold,
+                     values=("n_completed", "response_rate", "reason"),
+                     secondary=_isin(raw_rates, WAVE_CELL, hidden_waves))
     breakdowns = pd.concat([
         breakdown(scores, data.respondents, by=by, threshold=threshold,
                   weights=None if weighting == "none" else weighting, ci=ci, bands=bands)
         .rename(columns={by: "subgroup"}).assign(breakdown=by)
         for by in ("sector", "role")
     ], ignore_index=True)
+    # Every sub-group cell of a hidden collaboration cell is hidden too.
+    breakdowns = suppress(breakdowns, count="n", threshold=threshold,
+                          values=_figures(breakdowns, "n"),
+                          secondary=_isin(breakdowns, CELL, hidden))
+    tables = {
+        "summaries": summaries, "favourable": favourable, "items": items,
+        "response_rates": rates, "peers": peers, "profile": strengths,
+        "comparison": comparison, "change": change, "trends": trend_table,
+        "value_modes": modes, "main_mode": main, "declared_match": match, "network": network,
+        "sector_ties": _sector_ties(data, programme, network), "breakdowns": breakdowns,
+        "programme_slopes": slopes[0], "collaboration_slopes": slopes[1],
+    }
     return ProgrammeBenchmark(
-        threshold=threshold, weighting=weighting, summaries=summaries, favourable=favourable,
-        items=items, peers=peers, sector_ties=_sector_ties(data, programme, network),
-        response_rates=suppress(response_rates(data.respondents, programme), count="n",
-                                threshold=threshold, values=("n_completed", "response_rate",
-                                                             "reason")),
-        profile=strengths, comparison=comparison, change=change, trends=trend_table,
-        programme_slopes=slopes[0], collaboration_slopes=slopes[1],
-        value_modes=modes,
-        main_mode=main, declared_match=match, network=network, breakdowns=breakdowns,
+        threshold=threshold, weighting=weighting,
         comparable_items={v: sorted(ids) for v, ids in comparable_item_sets(
             family, list(dict.fromkeys(versions.values()))).items()},
+        **publish_tables(tables, threshold=threshold),
     )
+
+
+def programme_hidden_cells(data: SurveyData, family: InstrumentFamily, programme: Programme, *,
+                           threshold: int | None = None) -> tuple[pd.MultiIndex, pd.MultiIndex]:
+    """The cells :func:`benchmark_programme` hides, from the data (:func:`hidden_cells` on the
+    unsuppressed summaries, favourable shares and response rates), for analyses outside the
+    benchmark that must leave the same collaborations out (e.g. the aggregation statistics
+    of :func:`~collab_stats.psychometrics.programme_psychometrics`)."""
+    threshold = check_number("threshold", programme.disclosure_threshold if threshold is None
+                             else threshold, low=1, integer=True)
+    summaries = characteristic_summaries(score_responses(data, family))
+    favourable = favourable_by_characteristic(item_distribution(data, family))
+    rates = response_rates(data.respondents, programme)
+    return hidden_cells(summaries, rates, threshold=threshold, favourable=favourable)
+
+
+def hidden_cells(
+    summaries: pd.DataFrame,
+    rates: pd.DataFrame,
+    *,
+    threshold: int,
+    favourable: pd.DataFrame | None = None,
+) -> tuple[pd.MultiIndex, pd.MultiIndex]:
+    """The collaboration cells and collaboration-waves to hide, primary and complementary.
+
+    Parameters
+    ----------
+    summaries : DataFrame
+        Characteristic summaries before suppression (``wave_id``, ``collaboration_id``,
+        ``characteristic``, ``n``).
+    rates : DataFrame
+        Response rates before suppression (``wave_id``, ``collaboration_id``, ``n``).
+    threshold : int
+        The disclosure threshold.
+    favourable : DataFrame, optional
+        Favourable shares before suppression (the cells' ``n_respondents``): a cell below the
+        threshold there is hidden everywhere too.
+
+    Returns
+    -------
+    (MultiIndex, MultiIndex)
+        The hidden ``(wave_id, collaboration_id, characteristic)`` cells and the hidden
+        ``(wave_id, collaboration_id)`` pairs, as text.
+
+    Notes
+    -----
+    Primary: a cell with fewer than ``threshold`` respondents with a score (or favourable
+    answers), a collaboration-wave with fewer than ``threshold`` respondents. Then, until
+    nothing changes: a hidden collaboration-wave hides all its cells; complementary
+    suppression (:func:`~collab_stats.disclosure.complementary_suppression`) per wave x
+    characteristic on the cells' counts; a collaboration-wave whose cells are all hidden is
+    hidden; complementary suppression per wave on the respondent counts. The hidden sets
+    only grow, so this ends; in the result, every wave (x characteristic) has no hidden
+    collaboration, or at least two that together have no respondents or at least
+    ``threshold``, or nothing shown.
+    """
+    cells = _text_keys(summaries, CELL)
+    n_cells = summaries["n"].to_numpy(dtype="float64", na_value=np.nan)
+    hide = ~(n_cells >= threshold)
+    if favourable is not None:
+        small = favourable[~(favourable["n_respondents"].to_numpy(dtype="float64",
+                                                                  na_value=np.nan) >= threshold)]
+        hide |= cells.isin(_text_keys(small, CELL))
+    waves = _text_keys(rates, WAVE_CELL)
+    hide_waves = ~(rates["n"].to_numpy(dtype="float64", na_value=np.nan) >= threshold)
+    cell_frame = pd.DataFrame({"wave_id": cells.get_level_values(0),
+                               "characteristic": cells.get_level_values(2), "n": n_cells})
+    wave_frame = pd.DataFrame({"wave_id": waves.get_level_values(0),
+                               "n": rates["n"].to_numpy(dtype="float64", na_value=np.nan)})
+    cell_wave = cells.droplevel(2)
+    while True:
+        hide = hide | cell_wave.isin(waves[hide_waves])
+        hide = hide | complementary_suppression(
+            cell_frame, by=("wave_id", "characteristic"), threshold=threshold,
+            hidden=hide).to_numpy()
+        whole = pd.Series(hide).groupby([cell_wave.get_level_values(0),
+                                         cell_wave.get_level_values(1)]).all()
+        wholly_hidden = whole[whole].index
+        more = hide_waves | waves.isin(wholly_hidden)
+        more = more | complementary_suppression(wave_frame, by=("wave_id",),
+                                                threshold=threshold, hidden=more).to_numpy()
+        if (more == hide_waves).all() and not (cell_wave.isin(waves[more]) & ~hide).any():
+            break
+        hide_waves = more
+    return cells[hide], waves[hide_waves]
+
+
+def _text_keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([frame[c].astype(object).astype(str).to_numpy()
+                                      for c in columns], names=list(columns))
+
+
+def _isin(frame: pd.DataFrame, columns: Sequence[str], keys: pd.MultiIndex) -> np.ndarray:
+    """Whether each row's ``columns`` (as text) are among ``keys``."""
+    if not len(frame):
+        return np.zeros(0, dtype=bool)
+    return np.asarray(_text_keys(frame, columns).isin(keys), dtype=bool)
+
+
+def _figures(table: pd.DataFrame, count: str) -> list[str]:
+    """Every column of a table that is not a key, the count or a suppression column."""
+    return [c for c in table.columns if c not in KEY_COLUMNS and c != count]
+
+
+def _suppress_linked(table: pd.DataFrame, hidden: pd.MultiIndex, *, count: str,
+                     by: Sequence[str], threshold: int) -> pd.DataFrame:
+    """Suppress a table about collaboration cells: below the threshold, in a hidden cell,
+    or hidden by complementary suppression within ``by`` (whose total is published)."""
+    inherited = _isin(table, CELL, hidden)
+    extra = complementary_suppression(table, by=by, count=count, threshold=threshold,
+                                      hidden=inherited).to_numpy()
+    return suppress(table, count=count, threshold=threshold, values=_figures(table, count),
+                    secondary=inherited | extra)
 
 
 def _sector_ties(data: SurveyData, programme: Programme, network: pd.DataFrame) -> pd.DataFrame:
@@ -262,8 +411,10 @@ def _sector_ties(data: SurveyData, programme: Programme, network: pd.DataFrame) 
     return sector_ties(data, programme, shown[["wave_id", "collaboration_id"]])
 
 
-def _change(data, family, versions, invariance_supported, ci, threshold, summaries, trends):
-    """Change between waves and mixed-model trends, on comparable items, suppressed."""
+def _change(data, family, versions, invariance_supported, ci, threshold, summaries, trends,
+            hidden):
+    """Change between waves and mixed-model trends, on comparable items, suppressed; a change
+    is hidden when either of its waves is hidden, a trend or slope when any wave is."""
     no_slopes = (pd.DataFrame(), pd.DataFrame())
     if len(versions) < 2:
         return pd.DataFrame(), pd.DataFrame(), no_slopes
@@ -281,7 +432,12 @@ def _change(data, family, versions, invariance_supported, ci, threshold, summari
     values = ("mean_1", "mean_2", "sd_1", "sd_2", "change", "se", "ci_low", "ci_high", "t",
               "df", "p_value", "label", "test", "n_paired", "n_independent_1",
               "n_independent_2", "n_1", "n_2", "n_missing_1", "n_missing_2", "r_paired", "mdc")
-    change = suppress(change, count="n_smaller", threshold=threshold, values=values)
+    wave_hidden = _isin(change, CELL, hidden)
+    reference_hidden = _isin(change.rename(columns={"wave_id": "_wave",
+                                                    "reference_wave_id": "wave_id"}),
+                             CELL, hidden)
+    change = suppress(change, count="n_smaller", threshold=threshold, values=values,
+                      secondary=wave_hidden | reference_hidden)
     if not trends or len(versions) < 3:
         return change, pd.DataFrame(), no_slopes
     trend_table = collaboration_trends(scores, waves=list(versions), ci=ci)
@@ -296,11 +452,23 @@ def _change(data, family, versions, invariance_supported, ci, threshold, summari
     trend_values = ("slope", "se", "ci_low", "ci_high", "z", "p_value", "label", "intercept",
                     "sd_respondent", "sd_collaboration", "sd_residual", "n_obs", "n_total",
                     "n_groups", "n_respondents")
-    slopes = collaboration_slopes(scores, waves=list(versions), ci=ci)
+    # A trend or a collaboration's slope is hidden when any of its waves is hidden.
+    any_hidden = pd.MultiIndex.from_arrays([hidden.get_level_values(1),
+                                            hidden.get_level_values(2)]).unique()
+    pairs = ["collaboration_id", "characteristic"]
+    # The programme's random-slope model over the shown cells only.
+    slopes = collaboration_slopes(scores[~_isin(scores, CELL, hidden)], waves=list(versions),
+                                  ci=ci)
     by_collab = slopes.collaborations.astype({"collaboration_id": str, "characteristic": str})
+    # one row per characteristic x collaboration, also for those with no shown cell
+    every = trend_table[["characteristic", "collaboration_id"]].drop_duplicates()
+    by_collab = every.merge(by_collab, on=["characteristic", "collaboration_id"], how="left")
     by_collab = by_collab.merge(smallest, on=["collaboration_id", "characteristic"], how="left")
     by_collab = suppress(by_collab, count="n_smallest_wave", threshold=threshold,
                          values=tuple(c for c in by_collab.columns if c not in (
-                             "characteristic", "collaboration_id", "n_smallest_wave")))
+                             "characteristic", "collaboration_id", "n_smallest_wave")),
+                         secondary=_isin(by_collab, pairs, any_hidden))
     return (change, suppress(trend_table, count="n_smallest_wave", threshold=threshold,
-                             values=trend_values), (slopes.summary, by_collab))
+                             values=trend_values,
+                             secondary=_isin(trend_table, pairs, any_hidden)),
+            (slopes.summary, by_collab))

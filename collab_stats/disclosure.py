@@ -10,6 +10,9 @@ figure a report can show goes through these functions (the threshold is the prog
 * :func:`secondary_suppression` - for breakdowns whose group total is published elsewhere
   (sectors within a collaboration): more cells are hidden so that a hidden cell cannot be
   worked out by subtracting the shown cells from the total;
+* :func:`complementary_suppression` - the same protection one level up: collaborations
+  within a wave (x characteristic), whose totals the technical report publishes, so that the
+  hidden collaborations of a wave always pool at least ``threshold`` respondents;
 * :func:`breakdown` - characteristic summaries per subgroup (sector, role) with both applied;
 * :func:`disclosure_risks` - an independent final check, from the published figures only,
   listing any cell below the threshold that is shown or can be derived; empty for a safe table.
@@ -55,6 +58,7 @@ __all__ = [
     "SECONDARY_REASON",
     "UNKNOWN_COUNT_REASON",
     "breakdown",
+    "complementary_suppression",
     "disclosure_risks",
     "primary_reason",
     "secondary_suppression",
@@ -135,6 +139,7 @@ def suppress(
     threshold: int = 10,
     values: Sequence[str],
     reason_column: str = "suppressed_reason",
+    secondary: Sequence[bool] | np.ndarray | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Primary suppression: hide every figure of a row based on fewer than ``threshold``
     responses.
@@ -152,6 +157,12 @@ def suppress(
         ``reason`` codes: anything that could reveal the count or the answers).
     reason_column : str
         Name of the column that says why a row is suppressed.
+    secondary : sequence of bool, optional
+        One flag per row: rows to hide as well although their count reaches the threshold
+        (decided elsewhere, e.g. by :func:`complementary_suppression` or because the same
+        collaboration is hidden in a linked table); they get the reason
+        ``"suppressed so that a hidden figure cannot be worked out from the total"`` and
+        ``count_band`` ``"suppressed"``. A row below the threshold keeps the primary reason.
 
     Returns
     -------
@@ -183,19 +194,62 @@ def suppress(
     if not isinstance(reason_column, str) or reason_column in (count, "suppressed", "count_band"):
         raise ParameterError(f"reason_column must be a new column name; got {reason_column!r}")
     n = _counts(table, count)
-    fresh = dict(count=count, values=values, reason_column=reason_column, threshold=threshold,
-                 secondary=np.zeros(len(n), dtype=bool))
+    extra = _row_flags(secondary, len(table), "secondary")
+    fresh = dict(count=count, values=values, reason_column=reason_column, threshold=threshold)
     if "suppressed" in table.columns and reason_column in table.columns:
         # Already suppressed once: those rows (their count is NaN by now) keep their reason.
         before = table["suppressed"].to_numpy(dtype=bool)
-        out = _apply(table, primary=~before & (n < threshold), unknown=~before & np.isnan(n),
-                     **fresh)
+        primary, unknown = ~before & (n < threshold), ~before & np.isnan(n)
+        out = _apply(table, primary=primary, unknown=unknown,
+                     secondary=extra & ~before & ~primary & ~unknown, **fresh)
         out["suppressed"] = out["suppressed"].to_numpy() | before
         out.loc[before, reason_column] = table.loc[before, reason_column]
         out.loc[before, "count_band"] = table.loc[before, "count_band"] if (
             "count_band" in table.columns) else SECONDARY_BAND
         return out
-    return _apply(table, primary=n < threshold, unknown=np.isnan(n), **fresh)
+    primary, unknown = n < threshold, np.isnan(n)
+    return _apply(table, primary=primary, unknown=unknown,
+                  secondary=extra & ~primary & ~unknown, **fresh)
+
+
+def _row_flags(flags: Any, size: int, name: str) -> np.ndarray:
+    """One bool per row from a mask (all False when None)."""
+    if flags is None:
+        return np.zeros(size, dtype=bool)
+    if isinstance(flags, pd.Series):
+        flags = flags.to_numpy()
+    mask = np.asarray(flags)
+    if mask.shape != (size,) or mask.dtype != bool:
+        raise ParameterError(f"{name} must be one bool per row of table ({size}); got "
+                             f"{mask.dtype} of shape {mask.shape}")
+    return mask
+
+
+def _protect(codes: np.ndarray, n0: np.ndarray, hidden: np.ndarray, total: np.ndarray,
+             threshold: int) -> np.ndarray:
+    """The rows to hide besides ``hidden`` so that no group is unsafe (see
+    :func:`secondary_suppression`, Notes): the smallest shown cell of each unsafe group, again
+    and again, until every group is safe."""
+    hidden = hidden.copy()
+    size = len(total)
+    secondary = np.zeros(len(n0), dtype=bool)
+    row_index = np.arange(len(n0))
+    while True:
+        shown = ~hidden
+        k = np.bincount(codes, weights=hidden, minlength=size)
+        m = np.bincount(codes, weights=shown, minlength=size)
+        remainder = total - np.bincount(codes, weights=np.where(shown, n0, 0.0), minlength=size)
+        with np.errstate(invalid="ignore"):
+            unsafe = (m > 0) & ((k == 1) | ((remainder > 0) & (remainder < threshold)))
+        if not unsafe.any():
+            return secondary
+        candidates = row_index[shown & unsafe[codes]]
+        order = np.lexsort((candidates, n0[candidates], codes[candidates]))
+        ranked = candidates[order]
+        first = np.r_[True, codes[ranked][1:] != codes[ranked][:-1]]
+        pick = ranked[first]
+        secondary[pick] = True
+        hidden[pick] = True
 
 
 def _group_totals(
@@ -298,26 +352,95 @@ def secondary_suppression(
     if over.any():
         raise ParameterError(f"totals are smaller than the sum of the cells for {int(over.sum())} "
                              f"groups, e.g. {keys.iloc[int(np.flatnonzero(over)[0])].to_dict()}")
-    secondary = np.zeros(len(table), dtype=bool)
-    row_index = np.arange(len(table))
-    while True:
-        shown = ~hidden
-        k = np.bincount(codes, weights=hidden, minlength=size)
-        m = np.bincount(codes, weights=shown, minlength=size)
-        remainder = total - np.bincount(codes, weights=np.where(shown, n0, 0.0), minlength=size)
-        with np.errstate(invalid="ignore"):
-            unsafe = (m > 0) & ((k == 1) | ((remainder > 0) & (remainder < threshold)))
-        if not unsafe.any():
-            break
-        candidates = row_index[shown & unsafe[codes]]
-        order = np.lexsort((candidates, n0[candidates], codes[candidates]))
-        ranked = candidates[order]
-        first = np.r_[True, codes[ranked][1:] != codes[ranked][:-1]]
-        pick = ranked[first]
-        secondary[pick] = True
-        hidden[pick] = True
+    secondary = _protect(codes, n0, hidden, total, threshold)
     return _apply(table, count=count, values=values, reason_column=reason_column,
                   primary=primary, secondary=secondary, unknown=unknown, threshold=threshold)
+
+
+def complementary_suppression(
+    table: pd.DataFrame,
+    *,
+    by: Sequence[str],
+    count: str = "n",
+    threshold: int = 10,
+    hidden: Sequence[bool] | np.ndarray | pd.Series | None = None,
+) -> pd.Series:
+    """The collaborations to hide as well, so that the hidden ones of a published total
+    always pool at least ``threshold`` respondents.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per collaboration cell *before* suppression (counts intact), e.g. the
+        characteristic summaries (wave x collaboration x characteristic) or the response
+        rates (wave x collaboration).
+    by : sequence of str
+        Columns identifying the groups whose total is published elsewhere: ``("wave_id",
+        "characteristic")`` for characteristic summaries (the technical report gives each
+        wave's respondents per characteristic, e.g. the reliability ``n_used``),
+        ``("wave_id",)`` for response rates (the ingest totals).
+    count : str
+        The column counting the respondents of a row (default ``"n"``).
+    threshold : int
+        The programme's ``disclosure_threshold``.
+    hidden : sequence of bool, optional
+        One flag per row: rows already hidden for another reason (e.g. the same
+        collaboration is hidden in a linked table). Rows below the threshold or with an
+        unknown count are hidden in any case.
+
+    Returns
+    -------
+    Series of bool
+        Indexed like ``table``, named ``"secondary"``: True for each row that must be hidden
+        *as well* (its count reaches the threshold and it is not in ``hidden``). The table is
+        not changed: pass the flags (with ``hidden``) to :func:`suppress` as ``secondary``,
+        and apply the same hidden set to every table about those collaboration cells.
+
+    Notes
+    -----
+    A wave's total :math:`T` is published (the technical report and the ingest summary),
+    so with the shown collaborations' counts :math:`S` a reader can work out the *hidden
+    remainder* :math:`C = T - S`: the respondents of the hidden collaborations together. With
+    one hidden collaboration, :math:`C` is its count (and any published programme-level
+    figure over all respondents gives its figure by subtraction); with several,
+    :math:`0 < C < threshold` describes fewer than ``threshold`` respondents. So while a
+    group has a shown collaboration and
+
+    * exactly one hidden collaboration, or
+    * :math:`0 < C < threshold`,
+
+    its smallest shown collaboration (by count; the first in table order on a tie) is hidden
+    as well, and the check repeats. In the result every group has nothing hidden, or at
+    least two hidden collaborations that together have no respondents or at least
+    ``threshold``, or everything hidden. The total is the sum of the group's rows (the
+    collaborations partition the wave). This is the rule of :func:`secondary_suppression`
+    applied one level up (collaborations within a wave instead of sub-groups within a
+    collaboration); hiding the smallest cells loses the least information.
+
+    Examples
+    --------
+    One collaboration of the wave is below the threshold: the next smallest goes too, so the
+    wave total minus the shown collaborations gives 8 + 11 = 19 respondents of two.
+
+    >>> t = pd.DataFrame({"wave_id": "w1", "collaboration_id": list("abcd"),
+    ...                   "n": [8, 11, 30, 45]})
+    >>> complementary_suppression(t, by=["wave_id"], threshold=10).tolist()
+    [False, True, False, False]
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ParameterError(f"table must be a DataFrame; got {type(table).__name__}")
+    check_option("count", count, list(table.columns))
+    check_number("threshold", threshold, low=1, integer=True)
+    groups = _by_list(by, table, "by")
+    if not groups:
+        raise ParameterError("by must name at least one column")
+    n = _counts(table, count)
+    before = _row_flags(hidden, len(table), "hidden") | np.isnan(n) | (n < threshold)
+    codes, keys = _group_codes(table, groups)
+    n0 = np.nan_to_num(n)
+    total = np.bincount(codes, weights=n0, minlength=len(keys))
+    secondary = _protect(codes, n0, before, total, threshold)
+    return pd.Series(secondary, index=table.index, name="secondary")
 
 
 def disclosure_risks(

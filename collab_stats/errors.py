@@ -17,6 +17,7 @@ __all__ = [
     "CollabStatsError",
     "DataSchemaError",
     "DefinitionError",
+    "DisclosureError",
     "IngestError",
     "InstrumentError",
     "ParameterError",
@@ -118,3 +119,41 @@ class IngestError(CollabStatsError):
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {message}")
+
+
+class DisclosureError(CollabStatsError):
+    """Publication refused: a table would show, or let a reader work out, a figure about fewer
+    respondents than the disclosure threshold.
+
+    Raised by :func:`collab_stats.publication.publish_tables` for the first risk that
+    :func:`~collab_stats.publication.check_publication` finds; the message names the table,
+    the row (its position in the table, 0-based, and its keys) and the column, says what
+    could be worked out, and how many other risks were found.
+
+    Attributes
+    ----------
+    table : str
+        Name of the table, e.g. ``"comparison"``.
+    row : int
+        Position of the row in the table (0-based, as ``DataFrame.iloc``).
+    column : str
+        The column that shows or gives away the figure.
+    risk : str
+        The kind of risk (see :func:`~collab_stats.publication.check_publication`).
+    detail : str
+        What could be worked out, in words.
+    others : int
+        How many other risks were found in the same tables.
+    """
+
+    def __init__(self, table: str, row: int, column: str, risk: str, detail: str = "", *,
+                 keys: str = "", others: int = 0):
+        self.table, self.row, self.column, self.risk = table, row, column, risk
+        self.detail, self.others = detail, others
+        where = f"row {row}" + (f" ({keys})" if keys else "")
+        message = (f"publication refused: table {table!r}, {where}, column {column}: "
+                   f"{detail or risk}")
+        if others:
+            message += f" (and {others} other risk{'s' if others != 1 else ''}; "
+            message += "check_publication lists them all)"
+        super().__init__(message)

@@ -22,6 +22,7 @@ from .errors import ParameterError
 from .instrument.model import InstrumentFamily
 from .invariance import measurement_invariance
 from .omega import composite_reliability, omega_hierarchical
+from .programme import Programme
 from .reliability import (
     grouped_item_analysis,
     grouped_reliability,
@@ -46,7 +47,9 @@ class ProgrammePsychometrics:
         One row per wave, characteristic and level: ``level`` is ``"programme"`` (all
         respondents of the wave; ``collaboration_id`` empty) or ``"collaboration"`` (one
         collaboration's respondents, computed where it has at least ``min_respondents``;
-        otherwise the figures are NaN and ``reason`` says so). Columns as
+        otherwise the figures are NaN and the counts ``n_used`` and ``n_total`` NA (nullable
+        integers) - the exact size of a small collaboration is itself too small a figure -
+        and ``reason`` says so). Columns as
         :func:`~collab_stats.reliability.grouped_reliability` (alpha, std_alpha, Feldt CI,
         omega, n_items, n_used, n_total, reason), and at programme level the percentile
         bootstrap interval of omega (``omega_ci_low``, ``omega_ci_high``, ``omega_ci_level``,
@@ -141,6 +144,7 @@ def programme_psychometrics(
     cfa_nan_policy: CfaPolicy = "fiml",
     n_boot: int = 200,
     seed: int = 0,
+    programme: Programme | None = None,
 ) -> ProgrammePsychometrics:
     """Reliability, factor structure, invariance and aggregation for a whole programme.
 
@@ -167,6 +171,13 @@ def programme_psychometrics(
     cfa_nan_policy : {"fiml", "listwise"}
         Missing answers in the CFA and invariance models: full-information ML (default;
         lavaan's ``missing = "ml"``) or complete rows only.
+    programme : Programme, optional
+        When given, the aggregation statistics (ICC(1), ICC(2), rwg(J)) leave out the
+        collaboration cells that disclosure control hides in the benchmark tables
+        (:func:`~collab_stats.benchmarking.programme_hidden_cells`: fewer than the
+        programme's ``disclosure_threshold`` respondents, and the complementary cells), and
+        their rwg(J) rows keep only their keys. Published group sizes (N, n0, groups) would
+        otherwise let a reader work out a hidden collaboration's count.
 
     Notes
     -----
@@ -195,12 +206,12 @@ def programme_psychometrics(
         by_characteristic = version.items_by_characteristic()
         for characteristic, ids in by_characteristic.items():
             values = matrix[list(ids)]
-            programme = grouped_reliability(values, matrix[["wave_id"]], ci=ci)
+            pooled = grouped_reliability(values, matrix[["wave_id"]], ci=ci)
             omega_ci = omega_bootstrap_ci(values, matrix[["wave_id"]], ci=ci, n_boot=n_boot,
                                           seed=seed)
-            programme = programme.merge(omega_ci, on="wave_id", how="left")
-            programme.insert(1, "level", "programme")
-            programme.insert(2, "collaboration_id", "")
+            pooled = pooled.merge(omega_ci, on="wave_id", how="left")
+            pooled.insert(1, "level", "programme")
+            pooled.insert(2, "collaboration_id", "")
             by_collab = grouped_reliability(values, matrix[["wave_id", "collaboration_id"]], ci=ci)
             by_collab.insert(1, "level", "collaboration")
             by_collab[["omega_ci_low", "omega_ci_high"]] = np.nan  # programme level only
@@ -211,7 +222,12 @@ def programme_psychometrics(
                                   "omega"]] = np.nan
             by_collab.loc[small, "reason"] = f"fewer than {min_respondents} respondents"
             by_collab.loc[small, "omega_reason"] = f"fewer than {min_respondents} respondents"
-            for table in (programme, by_collab):
+            # The exact size of a small collaboration is itself a figure about too few
+            # respondents: its counts go too (the reason says why).
+            counts = ["n_used", "n_total"]
+            by_collab[counts] = by_collab[counts].astype("Int64")
+            by_collab.loc[small, counts] = pd.NA
+            for table in (pooled, by_collab):
                 table.insert(3, "characteristic", characteristic)
                 table.insert(4, "instrument_version", version_id)
                 reliability.append(table)
@@ -244,7 +260,17 @@ def programme_psychometrics(
         reliability_table[reliability_table["level"] == "programme"], item_table,
         keys=("wave_id", "characteristic"), alpha_min=alpha_min, item_total_min=item_total_min)
     agreement_table = pd.concat(agreement, ignore_index=True)
-    aggregation = _aggregation(data, family, agreement_table, versions)
+    hidden = None
+    if programme is not None:
+        from .benchmarking import programme_hidden_cells  # benchmarking imports this module
+
+        hidden, _ = programme_hidden_cells(data, family, programme)
+        rows = _in_cells(agreement_table, hidden)
+        agreement_table.loc[rows, ["rwg_j", "n", "n_items", "variance"]] = np.nan
+        agreement_table["truncated"] = agreement_table["truncated"].astype(object)
+        agreement_table.loc[rows, "truncated"] = None
+        agreement_table.loc[rows, "reason"] = "hidden by disclosure control"
+    aggregation = _aggregation(data, family, agreement_table, versions, hidden)
 
     comparable: tuple[str, ...] = ()
     invariance_table = pd.DataFrame()
@@ -318,8 +344,17 @@ def _omega_hierarchical(matrix: pd.DataFrame, version, wave: str) -> dict:
             "converged": result.converged, "reason": result.reason}
 
 
-def _aggregation(data, family, agreement, versions) -> pd.DataFrame:
+def _in_cells(frame: pd.DataFrame, cells: pd.MultiIndex) -> np.ndarray:
+    """Whether each row's (wave_id, collaboration_id, characteristic), as text, is in cells."""
+    keys = pd.MultiIndex.from_arrays([frame[c].astype(object).astype(str).to_numpy() for c in
+                                      ("wave_id", "collaboration_id", "characteristic")])
+    return np.asarray(keys.isin(cells), dtype=bool)
+
+
+def _aggregation(data, family, agreement, versions, hidden=None) -> pd.DataFrame:
     scores = score_responses(data, family)
+    if hidden is not None:  # hidden cells take no part (their scores are left out)
+        scores = scores[~_in_cells(scores, hidden)]
     # one row per respondent seen (pivot_table(dropna=False) would list every combination
     # of wave, collaboration and respondent), one column per characteristic, NaN kept
     ids = ["wave_id", "collaboration_id", "respondent_id"]

@@ -55,8 +55,8 @@ def _load(workspace: Path, wave: str):
 def compute_psychometrics(workspace: Path, wave: str, key: str) -> ProgrammePsychometrics:
     """Reliability, factor structure, invariance and aggregation through ``wave``
     (``key``: the content fingerprint the cache is keyed on)."""
-    _, family, data = _load(workspace, wave)
-    return programme_psychometrics(data, family)
+    programme, family, data = _load(workspace, wave)
+    return programme_psychometrics(data, family, programme=programme)
 
 
 @task(name="compute-benchmark", **CACHED)

@@ -54,7 +54,7 @@ def analysed_programme() -> ReportData:
     data = SurveyData(*(keep(t) for t in (data.respondents, data.responses, data.selections,
                                          data.comments)))
     _SURVEY["data"] = data
-    psychometrics = programme_psychometrics(data, sim.instrument)
+    psychometrics = programme_psychometrics(data, sim.instrument, programme=programme)
     benchmark = benchmark_programme(data, sim.instrument, programme)
     sources = pd.DataFrame({
         "wave_id": [w.id for w in programme.waves],

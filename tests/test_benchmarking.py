@@ -15,12 +15,14 @@ from collab_stats.summaries import characteristic_summaries
 THRESHOLD = 10
 #: The count each table's suppression rests on.
 COUNTS = {"summaries": "n", "favourable": "n_respondents", "items": "n_answered",
+          "response_rates": "n",
           "change": "n_smaller", "trends": "n_smallest_wave", "value_modes": "n_answered",
           "main_mode": "n_answered", "declared_match": "n_answered",
           "network": "n_respondents", "breakdowns": "n",
           "collaboration_slopes": "n_smallest_wave"}
 #: A figure of each table that must never be shown when suppressed.
 FIGURES = {"summaries": "mean", "favourable": "favourable_share", "items": "favourable_share",
+           "response_rates": "response_rate",
            "change": "change", "trends": "slope", "value_modes": "share",
            "main_mode": "declared_share", "declared_match": "jaccard", "network": "density",
            "breakdowns": "mean", "collaboration_slopes": "slope"}
@@ -58,16 +60,20 @@ def test_small_cells_exist_so_the_check_above_bites(bench):
     assert bench.summaries["suppressed"].any() and (~bench.summaries["suppressed"]).any()
 
 
+def _keys(frame):
+    return set(zip(frame["wave_id"].astype(str), frame["collaboration_id"].astype(str),
+                   frame["characteristic"].astype(str), strict=True))
+
+
 def test_suppressed_collaborations_are_left_out_of_peer_distributions(bench, raw):
-    small = raw[raw["n"] < THRESHOLD]
-    keys = set(zip(small["wave_id"].astype(str), small["collaboration_id"].astype(str),
-                   small["characteristic"].astype(str), strict=True))
+    hidden = bench.summaries[bench.summaries["suppressed"]]
+    assert _keys(raw[raw["n"] < THRESHOLD]) <= _keys(hidden)  # primary, and maybe more
     peers = bench.peers
-    rows = set(zip(peers["wave_id"].astype(str), peers["collaboration_id"].astype(str),
-                   peers["characteristic"].astype(str), strict=True))
-    assert not keys & rows
+    assert not _keys(hidden) & _keys(peers)
     # Peer set "all": the distribution counts exactly the collaborations shown in that cell.
-    shown = raw[raw["n"] >= THRESHOLD].groupby(["wave_id", "characteristic"], observed=True).size()
+    summaries = bench.summaries
+    shown = summaries[~summaries["suppressed"]].groupby(["wave_id", "characteristic"],
+                                                        observed=True).size()
     everyone = peers[peers["peer_set"] == "all"]
     for (wave, characteristic), n in shown.items():
         cell = everyone[(everyone["wave_id"] == wave) & (everyone["characteristic"] == characteristic)]
@@ -105,7 +111,9 @@ def test_change_against_baseline_and_previous_are_both_reported(bench):
 def test_an_invariance_caveat_reaches_every_change(sim):
     out = benchmark_programme(sim.data, sim.instrument, sim.programme, min_peers=3,
                               invariance_supported=False, trends=False)
-    assert out.change["caveat"].str.contains("invariance").all()
+    shown = out.change[~out.change["suppressed"]]
+    assert len(shown) and shown["caveat"].str.contains("invariance").all()
+    assert out.change.loc[out.change["suppressed"], "caveat"].isna().all()  # hidden: keys only
     assert out.trends.empty
 
 
@@ -151,13 +159,19 @@ def test_flat_collaborations_rarely_show_significant_trends():
 
 
 def test_programme_slopes_are_the_random_slope_model_on_comparable_items(sim, bench):
-    """Second path: collaboration_slopes called directly on the comparable-item scores."""
+    """Second path: collaboration_slopes called directly on the comparable-item scores of the
+    collaboration cells shown in the summaries (hidden cells are left out of the model)."""
     from collab_stats.slopes import collaboration_slopes
 
     versions = list(dict.fromkeys(sim.data.respondents["instrument_version"].astype(str)))
     scores = score_responses(sim.data, sim.instrument,
                              version_items=comparable_item_sets(sim.instrument, versions))
-    direct = collaboration_slopes(scores)
+    hidden = _keys(bench.summaries[bench.summaries["suppressed"]])
+    assert hidden
+    keep = [k not in hidden for k in zip(scores["wave_id"].astype(str),
+                                         scores["collaboration_id"].astype(str),
+                                         scores["characteristic"].astype(str), strict=True)]
+    direct = collaboration_slopes(scores[np.array(keep)])
     assert list(bench.programme_slopes["characteristic"]) == list(direct.summary["characteristic"])
     np.testing.assert_allclose(bench.programme_slopes["slope"], direct.summary["slope"],
                                rtol=0, atol=1e-12)
@@ -166,5 +180,11 @@ def test_programme_slopes_are_the_random_slope_model_on_comparable_items(sim, be
                          suffixes=("", "_direct"))
     assert len(merged) == len(shown) > 0
     np.testing.assert_allclose(merged["slope"], merged["slope_direct"], rtol=0, atol=1e-12)
-    # one row per characteristic x collaboration: nothing dropped
-    assert len(bench.collaboration_slopes) == len(direct.collaborations)
+    # one row per characteristic x collaboration (also those with no shown cell): nothing
+    # dropped
+    every = scores[["characteristic", "collaboration_id"]].astype(str).drop_duplicates()
+    assert len(bench.collaboration_slopes) == len(every)
+    # a collaboration with any hidden wave has no slope shown
+    any_hidden = {(c, k) for _, c, k in hidden}
+    shown_pairs = set(zip(shown["collaboration_id"], shown["characteristic"], strict=True))
+    assert not any_hidden & shown_pairs

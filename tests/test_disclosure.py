@@ -25,6 +25,7 @@ from collab_stats import simulate_programme
 from collab_stats.disclosure import (
     SECONDARY_REASON,
     breakdown,
+    complementary_suppression,
     disclosure_risks,
     secondary_suppression,
     suppress,
@@ -129,6 +130,97 @@ def test_secondary_needs_the_table_before_suppression():
     t = suppress(_table({"a": [3, 20]}), values=["mean"])
     with pytest.raises(ParameterError, match="before suppression"):
         secondary_suppression(t, groups=["g"], values=["mean"])
+
+
+# --- complementary suppression: collaborations within a published wave total -----------------
+
+
+def _wave(counts: dict[str, list[int]]) -> pd.DataFrame:
+    rows = [(w, f"c{i}", n) for w, ns in counts.items() for i, n in enumerate(ns)]
+    return pd.DataFrame(rows, columns=["wave_id", "collaboration_id", "n"])
+
+
+def test_complementary_suppression_hides_the_next_smallest_collaboration():
+    t = _wave({"w1": [5, 30, 12, 40], "w2": [3, 4, 50, 20], "w3": [2, 9, 15], "w4": [20, 30]})
+    out = complementary_suppression(t, by=["wave_id"], threshold=10)
+    assert out.name == "secondary" and out.index.equals(t.index)
+    # w1: 5 alone -> 12 goes too (17 hidden); w2: 3 + 4 = 7 < 10 -> 20 goes too (27);
+    # w3: 2 + 9 = 11, two hidden: safe; w4: nothing hidden
+    assert out.tolist() == [False, False, True, False,
+                            False, False, False, True,
+                            False, False, False,
+                            False, False]
+    t["mean"] = 3.0
+    published = suppress(t, threshold=10, values=["mean"], secondary=out)
+    assert published.loc[out, "suppressed_reason"].eq(SECONDARY_REASON).all()
+    assert published.loc[out, "count_band"].eq("suppressed").all()
+    assert published.loc[out, ["n", "mean"]].isna().all().all()
+    totals = t.groupby("wave_id")["n"].sum().rename("n").reset_index()
+    assert disclosure_risks(published, totals, groups=["wave_id"], threshold=10).empty
+
+
+def test_complementary_suppression_respects_rows_hidden_elsewhere():
+    t = _wave({"w1": [30, 12, 40, 25]})
+    # a collaboration hidden in a linked table (30 respondents) stands alone: one more goes
+    out = complementary_suppression(t, by=["wave_id"], threshold=10,
+                                    hidden=np.array([True, False, False, False]))
+    assert out.tolist() == [False, True, False, False]
+    assert not complementary_suppression(t, by=["wave_id"], threshold=10).any()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"threshold": 0}, "threshold must be in"),
+    ({"count": "size"}, "count must be one of"),
+    ({"by": ["region"]}, "by must be one of"),
+    ({"by": []}, "by must name at least one column"),
+    ({"hidden": [True]}, "hidden must be one bool per row"),
+])
+def test_complementary_suppression_parameters(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        complementary_suppression(_wave({"w1": [3, 20]}), **{"by": ["wave_id"], **kwargs})
+
+
+def test_suppress_secondary_flags_keep_the_primary_reason_below_the_threshold():
+    t = pd.DataFrame({"n": [4, 30, 25], "mean": [1.0, 2.0, 3.0]})
+    out = suppress(t, values=["mean"], secondary=np.array([True, True, False]))
+    assert out["suppressed"].tolist() == [True, True, False]
+    assert out["suppressed_reason"].tolist() == ["fewer than 10 responses", SECONDARY_REASON, ""]
+    # on an already suppressed table: more rows hidden, earlier reasons kept
+    again = suppress(out, values=["mean"], secondary=np.array([False, False, True]))
+    assert again["suppressed"].all() and again["suppressed_reason"].tolist()[:2] == (
+        out["suppressed_reason"].tolist()[:2])
+    assert again.loc[2, ["n", "mean"]].isna().all()
+    with pytest.raises(ParameterError, match="secondary must be one bool per row"):
+        suppress(t, values=["mean"], secondary=[1, 0, 1])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_complementary_suppression_leaves_no_hidden_collaboration_derivable(data):
+    n_waves = data.draw(st.integers(1, 4))
+    count = st.one_of(st.integers(0, 12), st.integers(0, 60))
+    counts = {f"w{w}": data.draw(st.lists(count, min_size=1, max_size=8)) for w in range(n_waves)}
+    t = _wave(counts)
+    threshold = data.draw(st.integers(1, 15))
+    elsewhere = np.array(data.draw(st.lists(st.booleans(), min_size=len(t), max_size=len(t))))
+    elsewhere &= data.draw(st.booleans())  # often nothing hidden elsewhere
+    out = complementary_suppression(t, by=["wave_id"], threshold=threshold,
+                                    hidden=elsewhere).to_numpy()
+    n = t["n"].to_numpy(dtype=float)
+    before = elsewhere | (n < threshold)
+    assert not (out & before).any()  # only rows shown so far are added
+    hidden = before | out
+    for wave, rows in t.groupby("wave_id").indices.items():
+        k, m = hidden[rows].sum(), (~hidden[rows]).sum()
+        pooled = n[rows][hidden[rows]].sum()
+        if m:  # something shown: the total minus the shown gives nothing about one or few
+            assert k != 1
+            assert pooled == 0 or pooled >= threshold
+        k0, pooled0 = before[rows].sum(), n[rows][before[rows]].sum()
+        if k0 != 1 and (pooled0 == 0 or pooled0 >= threshold):
+            assert not out[rows].any(), wave  # a safe wave loses nothing
+        if out[rows].any():  # each added row was no larger than any row left shown
+            assert n[rows][out[rows]].max() <= n[rows][~hidden[rows]].min(initial=np.inf)
 
 
 # --- property tests --------------------------------------------------------------------------

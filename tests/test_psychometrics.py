@@ -51,12 +51,18 @@ def test_programme_level_reliability_equals_the_single_set_functions(sim, psy):
 
 def test_collaboration_reliability_is_suppressed_below_min_respondents(sim, psy):
     collab = psy.reliability[psy.reliability["level"] == "collaboration"]
-    small = collab[collab["n_total"] < 15]
-    large = collab[collab["n_total"] >= 15]
+    # second path: each wave x collaboration's respondents, counted from the data
+    size = sim.data.respondents.groupby(["wave_id", "collaboration_id"], observed=True).size()
+    n = [size[(w, c)] for w, c in zip(collab["wave_id"], collab["collaboration_id"], strict=True)]
+    n = np.array(n)
+    small, large = collab[n < 15], collab[n >= 15]
     assert len(small) and len(large)
     assert small["alpha"].isna().all() and small["omega"].isna().all()
     assert (small["reason"] == "fewer than 15 respondents").all()
+    # the exact size of a small collaboration is not shown either (issue 13)
+    assert small["n_total"].isna().all() and small["n_used"].isna().all()
     assert large["alpha"].notna().all()
+    assert (large["n_total"].to_numpy() == n[n >= 15]).all()
     # One row per wave x collaboration x characteristic: nothing dropped silently.
     n_cells = sim.data.respondents.groupby(["wave_id", "collaboration_id"], observed=True).ngroups
     assert len(collab) == n_cells * 8
