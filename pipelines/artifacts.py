@@ -2,10 +2,19 @@
 
 The content is built by plain functions (tested without Prefect); :func:`publish` creates the
 artifacts in the current flow run.
+
+Both are built from the characteristic summaries *as published*
+(:func:`collab_stats.publication.publish_tables`, the gate every download passes): a
+collaboration below the disclosure threshold appears by its id only, as "suppressed" in the
+table and in the summary's list of collaborations with fewer than ``threshold`` responses -
+never with a count or a figure. Text from programme files and exports (ids, file names,
+messages) is made inert: markup is escaped in the markdown, and a table cell that a
+spreadsheet would read as a formula gets a leading ``'``.
 """
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 
 import pandas as pd
@@ -15,12 +24,16 @@ from collab_stats.psychometrics import ProgrammePsychometrics
 
 __all__ = ["characteristic_table", "publish", "wave_summary_markdown"]
 
+#: The programme file's default ``disclosure_threshold``, for a benchmark that carries none.
+DEFAULT_THRESHOLD = 10
+
 
 def wave_summary_markdown(wave: str, ingested: list[dict], psychometrics: ProgrammePsychometrics,
                           benchmark: ProgrammeBenchmark, threshold: int) -> str:
     """The run's summary: rows accepted and quarantined by reason, reliability flags, and
-    collaborations whose figures are suppressed."""
-    lines = [f"# Wave {wave}", "", "## Ingest", ""]
+    collaborations whose figures are suppressed (by id, with no count)."""
+    summaries = _published_summaries(benchmark, threshold)
+    lines = [f"# Wave {_cell(wave)}", "", "## Ingest", ""]
     if ingested:
         lines += ["| file | wave | status | rows read | accepted | quarantined (by reason) |",
                   "|---|---|---|---:|---:|---|"]
@@ -28,8 +41,9 @@ def wave_summary_markdown(wave: str, ingested: list[dict], psychometrics: Progra
             reasons = ", ".join(f"{k} {v}" for k, v in row["quarantined"].items()) or "none"
             if row.get("error"):
                 reasons = f"failed: {row['error']}"
-            lines.append(f"| {_cell(row['file'])} | {row['wave']} | {row['status']} | "
-                         f"{row['rows_read']:,} | {row['accepted']:,} | {_cell(reasons)} |")
+            lines.append(f"| {_cell(row['file'])} | {_cell(row['wave'])} | "
+                         f"{_cell(row['status'])} | {row['rows_read']:,} | {row['accepted']:,} | "
+                         f"{_cell(reasons)} |")
         totals: Counter[str] = Counter()
         for row in ingested:
             totals.update(row["quarantined"])
@@ -45,29 +59,37 @@ def wave_summary_markdown(wave: str, ingested: list[dict], psychometrics: Progra
         wave_flags = flags[flags["wave_id"].astype(str) == wave] if "wave_id" in flags else flags
         lines += [f"- {_cell(str(m))}" for m in wave_flags.get("message", pd.Series(dtype=str))]
         if not len(wave_flags):
-            lines.append(f"None in wave {wave} ({len(flags)} in other waves).")
+            lines.append(f"None in wave {_cell(wave)} ({len(flags)} in other waves).")
     else:
         lines.append("None: every characteristic meets the reliability criteria.")
-    summaries = benchmark.summaries
     latest = summaries[summaries["wave_id"].astype(str) == wave]
     hidden = sorted(set(latest.loc[latest["suppressed"].astype(bool),
                                    "collaboration_id"].astype(str)))
     lines += ["", "## Disclosure control", "",
               f"{len(hidden)} collaboration(s) with figures hidden (fewer than {threshold} "
-              "responses)" + (": " + ", ".join(hidden) if hidden else ".")]
+              "responses)" + (": " + ", ".join(map(_cell, hidden)) if hidden else ".")]
     return "\n".join(lines) + "\n"
 
 
-def characteristic_table(benchmark: ProgrammeBenchmark, wave: str) -> list[dict]:
+def characteristic_table(benchmark: ProgrammeBenchmark, wave: str, *,
+                         threshold: int | None = None) -> list[dict]:
     """One row per collaboration x characteristic of ``wave``: n, mean and 95% CI rounded
-    for display, or "suppressed"."""
+    for display, or "suppressed".
+
+    ``threshold`` defaults to the benchmark's own (``ProgrammeBenchmark.threshold``), else
+    the programme default (10). Ids are neutralised for spreadsheets (the UI can export the
+    table); numbers stay numbers."""
+    from collab_stats.publication import neutralise_cell
+
+    if threshold is None:
+        threshold = getattr(benchmark, "threshold", None) or DEFAULT_THRESHOLD
+    summaries = _published_summaries(benchmark, threshold)
     rows = []
-    summaries = benchmark.summaries
     for r in summaries[summaries["wave_id"].astype(str) == wave].itertuples(index=False):
         hidden = bool(r.suppressed)
         rows.append({
-            "collaboration": str(r.collaboration_id),
-            "characteristic": str(r.characteristic),
+            "collaboration": neutralise_cell(str(r.collaboration_id)),
+            "characteristic": neutralise_cell(str(r.characteristic)),
             "n": "suppressed" if hidden else int(r.n),
             "mean": "suppressed" if hidden else round(float(r.mean), 2),
             "ci_95": "suppressed" if hidden else f"{r.ci_low:.2f} to {r.ci_high:.2f}",
@@ -75,8 +97,20 @@ def characteristic_table(benchmark: ProgrammeBenchmark, wave: str) -> list[dict]
     return rows
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _published_summaries(benchmark: ProgrammeBenchmark, threshold: int) -> pd.DataFrame:
+    """The characteristic summaries through the publication gate (a hidden row blanked; a
+    :class:`~collab_stats.errors.DisclosureError` if a figure below the threshold would
+    show)."""
+    from collab_stats.publication import publish_tables
+
+    return publish_tables({"summaries": benchmark.summaries}, threshold=threshold)["summaries"]
+
+
+def _cell(text: object) -> str:
+    """Text for a markdown table cell or list item: markup escaped, ``|`` and line breaks
+    made harmless."""
+    escaped = html.escape(str(text), quote=False)
+    return escaped.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def publish(wave: str, markdown: str, table: list[dict]) -> None:

@@ -13,12 +13,26 @@ Layout of the output folder (``<workspace>/reports`` by default)::
     pdf/<report>.pdf                with ``pdf=True`` (headless Chromium)
 
 Every file is written atomically (temporary file + rename); file names come from ids through
-:func:`safe_name`. Each report is built from the already-suppressed benchmark tables, so the
-downloads carry the same suppression as the pages.
+:func:`safe_name`.
+
+Two guarantees hold at the point of publication:
+
+* **One gate.** Every report is built from the benchmark tables *as published*:
+  :func:`collab_stats.publication.publish_tables` blanks every hidden row and refuses (with a
+  :class:`~collab_stats.errors.DisclosureError`, which stops the build before any file is
+  written) tables from which a figure about fewer than the disclosure threshold of
+  respondents could be shown or worked out. The pages, the CSV files and the workbook carry
+  the same suppression; the workbook's tables pass the gate once more as they are written.
+* **No download attacks its reader.** Every CSV and XLSX cell (and column name) goes through
+  :func:`collab_stats.publication.neutralise_formulas`: a text starting with ``=``, ``+``,
+  ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (OWASP's advice against CSV
+  injection), so a collaboration called ``=HYPERLINK(...)`` stays text in a spreadsheet;
+  numbers stay numbers. The workbook is checked after writing: it must hold no formula cell.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -38,8 +52,9 @@ from .notebook import ReportNotebook
 from .provenance import front_matter_provenance
 from .text import md_escape, plural
 
-__all__ = ["SiteResult", "build_site", "plan_links", "safe_name", "write_collaboration_page",
-           "write_programme_pages", "write_report"]
+__all__ = ["SiteResult", "build_site", "plan_links", "published", "safe_name",
+           "write_collaboration_page", "write_programme_pages", "write_programme_workbook",
+           "write_report"]
 
 Progress = Callable[[str], None]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -82,6 +97,16 @@ class SiteResult:
         self.downloads.extend(downloads)
 
 
+def published(data: ReportData) -> ReportData:
+    """``data`` with its benchmark tables as published: every hidden row blanked, and a
+    :class:`~collab_stats.errors.DisclosureError` if any table would still show or give away a
+    figure about fewer than ``data.threshold`` respondents (the build stops)."""
+    from collab_stats.publication import publish_tables
+
+    tables = publish_tables(data.benchmark, threshold=data.threshold)
+    return dataclasses.replace(data, benchmark=tables)
+
+
 def write_report(nb: ReportNotebook, folder: Path, relpath: str, *, html: bool = True,
                  downloads: bool = True) -> tuple[list[Path], list[Path]]:
     """Add the downloads section to ``nb``, then write ``folder/relpath`` (.ipynb), its HTML
@@ -122,7 +147,24 @@ def _insert_before_about(nb: ReportNotebook, cells: Sequence[tuple[str, str]]) -
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
+    """A download as CSV: lists joined, every text cell and column name neutralised (a
+    spreadsheet never reads a formula from it), fields with a line break quoted."""
+    from collab_stats.publication import neutralise_formulas
+
+    safe = neutralise_formulas(_join_lists(frame))
+    # RFC 4180 line ends: the csv module then quotes every field holding a CR or LF, so a
+    # name like "\r=1" stays one (neutralised) cell instead of starting a new row with "=1"
+    return write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8",
+                                                      lineterminator="\r\n"))
+
+
+def _join_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists and tuples in text columns (e.g. isolated partners) as ``"a; b"``."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_cell_text).astype(object)
+    return out
 
 
 # -- the site ----------------------------------------------------------------------------------
@@ -146,8 +188,16 @@ def plan_links(data: ReportData, collaborations: Iterable[str] | None = None) ->
 def write_collaboration_page(data: ReportData, folder: str | Path, collaboration: str,
                              relpath: str, *, wave: str, html: bool = True,
                              free_text: bool = False) -> tuple[list[Path], list[Path]]:
-    """One collaboration's report: notebook, HTML and CSV downloads. Returns (files,
-    downloads)."""
+    """One collaboration's report: notebook, HTML and CSV downloads, from the tables as
+    published (:func:`published`). Returns (files, downloads)."""
+    return _write_collaboration_page(published(data), folder, collaboration, relpath,
+                                     wave=wave, html=html, free_text=free_text)
+
+
+def _write_collaboration_page(data: ReportData, folder: str | Path, collaboration: str,
+                              relpath: str, *, wave: str, html: bool = True,
+                              free_text: bool = False) -> tuple[list[Path], list[Path]]:
+    """:func:`write_collaboration_page` for data already through :func:`published`."""
     from .collaboration_report import build_collaboration_report
 
     nb = build_collaboration_report(data, collaboration, wave=wave, free_text=free_text)
@@ -159,7 +209,16 @@ def write_programme_pages(data: ReportData, folder: str | Path, *, wave: str,
                           progress: Progress | None = None) -> SiteResult:
     """The programme's pages around the collaboration reports: overview, technical report,
     workbook, index, Quarto project, and (``pdf``) the PDF of every page, the collaboration
-    reports of ``links`` included (their HTML must exist)."""
+    reports of ``links`` included (their HTML must exist). Built from the tables as
+    published (:func:`published`)."""
+    return _write_programme_pages(published(data), folder, wave=wave, links=links, html=html,
+                                  pdf=pdf, progress=progress)
+
+
+def _write_programme_pages(data: ReportData, folder: str | Path, *, wave: str,
+                           links: dict[str, str], html: bool = True, pdf: bool = False,
+                           progress: Progress | None = None) -> SiteResult:
+    """:func:`write_programme_pages` for data already through :func:`published`."""
     from .overview_report import build_overview_report
     from .technical_report import build_technical_report
 
@@ -220,6 +279,12 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
         Processes for the collaboration reports (1: in this process).
     progress:
         Called with a short message after each report (e.g. to advance a progress bar).
+
+    Raises
+    ------
+    DisclosureError
+        When the benchmark tables would show or give away a figure about fewer than the
+        disclosure threshold of respondents: nothing is written.
     """
     folder = Path(folder)
     wave = wave or data.latest_wave
@@ -227,6 +292,7 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
     if pdf and not html:
         raise CollabStatsError("PDF output is printed from the HTML: use html=True")
     links = plan_links(data, collaborations)
+    data = published(data)
     say = progress or (lambda message: None)
     collab_files = SiteResult(folder=folder)
     jobs = list(links.items())
@@ -240,11 +306,11 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
                 say(cid)
     else:
         for cid, rel in jobs:
-            collab_files.record(write_collaboration_page(data, folder, cid, rel, wave=wave,
-                                                         html=html, free_text=free_text))
+            collab_files.record(_write_collaboration_page(data, folder, cid, rel, wave=wave,
+                                                          html=html, free_text=free_text))
             say(cid)
-    result = write_programme_pages(data, folder, wave=wave, links=links, html=html, pdf=pdf,
-                                   progress=say)
+    result = _write_programme_pages(data, folder, wave=wave, links=links, html=html, pdf=pdf,
+                                    progress=say)
     result.notebooks.extend(collab_files.notebooks)
     result.html.extend(collab_files.html)
     result.downloads.extend(collab_files.downloads)
@@ -282,9 +348,9 @@ def _init_worker(data: ReportData, folder: Path, wave: str, html: bool, free_tex
 
 def _worker_report(job: tuple[str, str]) -> tuple[list[Path], list[Path]]:
     cid, rel = job
-    return write_collaboration_page(_WORKER["data"], _WORKER["folder"], cid, rel,  # type: ignore[arg-type]
-                                    wave=_WORKER["wave"], html=_WORKER["html"],  # type: ignore[arg-type]
-                                    free_text=_WORKER["free_text"])  # type: ignore[arg-type]
+    return _write_collaboration_page(_WORKER["data"], _WORKER["folder"], cid, rel,  # type: ignore[arg-type]
+                                     wave=_WORKER["wave"], html=_WORKER["html"],  # type: ignore[arg-type]
+                                     free_text=_WORKER["free_text"])  # type: ignore[arg-type]
 
 
 # -- index, workbook, Quarto project -----------------------------------------------------------
@@ -339,11 +405,19 @@ def build_index(data: ReportData, wave: str, links: dict[str, str], *,
 
 def write_programme_workbook(data: ReportData, path: Path) -> Path:
     """The programme's benchmark tables in one XLSX workbook (one sheet per table, a first
-    sheet explaining them). The tables are the suppressed ones: a hidden figure is an empty
-    cell with its reason in ``suppressed_reason``."""
+    sheet explaining them).
+
+    The tables pass :func:`collab_stats.publication.publish_tables` as they are written (a
+    :class:`~collab_stats.errors.DisclosureError` stops the build): a hidden row keeps its
+    keys and the reason ("fewer than 10 responses"), every figure of it is an empty cell.
+    Every text cell and column name is neutralised (:func:`_excel_safe`) and the written file
+    is checked to hold no formula."""
+    from collab_stats.publication import publish_tables
+
+    tables = publish_tables(data.benchmark, threshold=data.threshold)
     readme = pd.DataFrame({
-        "sheet": list(data.benchmark),
-        "rows": [len(t) for t in data.benchmark.values()],
+        "sheet": list(tables),
+        "rows": [len(t) for t in tables.values()],
     })
     notes = pd.DataFrame({"about": [
         f"{data.programme.name}: benchmark tables from collab-stats {data.package_version}, "
@@ -354,15 +428,21 @@ def write_programme_workbook(data: ReportData, path: Path) -> Path:
 
     def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xlsx:
-            notes.to_excel(xlsx, sheet_name="about", index=False)
-            readme.to_excel(xlsx, sheet_name="about", index=False, startrow=len(notes) + 2)
-            for name, table in data.benchmark.items():
+            _excel_safe(notes).to_excel(xlsx, sheet_name="about", index=False)
+            _excel_safe(readme).to_excel(xlsx, sheet_name="about", index=False,
+                                         startrow=len(notes) + 2)
+            for name, table in tables.items():
                 _excel_safe(table).to_excel(xlsx, sheet_name=name[:31], index=False)
+        _check_no_formula(tmp, path.name)
 
     return write_atomic(path, write)
 
 
 def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame Excel can hold and cannot be attacked through: time zones dropped (Excel has
+    none), lists joined, every text cell and column name neutralised; numbers stay numbers."""
+    from collab_stats.publication import neutralise_formulas
+
     out = frame.copy()
     for column in out.columns:
         dtype = out[column].dtype
@@ -370,15 +450,33 @@ def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = out[column].dt.tz_localize(None)
         elif not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             out[column] = out[column].map(_cell_text).astype(object)
-    return out
+    return neutralise_formulas(out)
 
 
 def _cell_text(value: object) -> object:
     if isinstance(value, tuple | list):
         return "; ".join(map(str, value))
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # never let a name become a spreadsheet formula
     return value
+
+
+def _check_no_formula(path: Path, name: str) -> None:
+    """Refuse a workbook holding a formula cell (openpyxl stores any text starting with "="
+    as a formula; after :func:`_excel_safe` none should)."""
+    import openpyxl
+
+    with path.open("rb") as handle:  # a file object: openpyxl refuses the .tmp suffix
+        book = openpyxl.load_workbook(handle, read_only=True)
+        try:
+            for sheet in book.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        if getattr(cell, "data_type", None) == "f":
+                            raise CollabStatsError(
+                                f"{name}: sheet {sheet.title!r}, cell {cell.coordinate} would "
+                                f"be a formula ({str(cell.value)[:40]!r}); downloads never "
+                                "carry one")
+        finally:
+            book.close()
 
 
 def quarto_project(data: ReportData) -> str:

@@ -222,7 +222,7 @@ def _summary_inputs():
     summaries = pd.DataFrame({
         "wave_id": ["2025-09", "2025-09", "2025-09", "2025-03"],
         "collaboration_id": ["leeds-alliance", "leeds-alliance", "york-network", "hull-pcn"],
-        "characteristic": ["PS", "TG", "PS", "PS"],
+        "characteristic": ["CC", "TG", "PS", "PS"],
         "n": [24.0, 23.0, float("nan"), float("nan")],
         "mean": [3.71612, 3.5, float("nan"), float("nan")],
         "ci_low": [3.5216, 3.2, float("nan"), float("nan")],
@@ -260,7 +260,7 @@ def test_characteristic_table_rounds_for_display_and_says_suppressed():
     _, _, benchmark = _summary_inputs()
     rows = characteristic_table(benchmark, "2025-09")
     assert rows == [
-        {"collaboration": "leeds-alliance", "characteristic": "PS", "n": 24, "mean": 3.72,
+        {"collaboration": "leeds-alliance", "characteristic": "CC", "n": 24, "mean": 3.72,
          "ci_95": "3.52 to 3.91"},
         {"collaboration": "leeds-alliance", "characteristic": "TG", "n": 23, "mean": 3.5,
          "ci_95": "3.20 to 3.80"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import math
 import re
 from functools import cache
@@ -21,7 +23,7 @@ from report_fixtures import (
 )
 
 from collab_stats.errors import CollabStatsError
-from reports.site import build_site, safe_name
+from reports.site import build_site, safe_name, write_programme_workbook
 
 pytestmark = pytest.mark.slow
 
@@ -103,9 +105,10 @@ def test_workbook_holds_every_benchmark_table_and_no_formula(site):
     data = analysed_programme()
     assert set(book.sheetnames) == {"about", *(n[:31] for n in data.benchmark)}
     for sheet in book.worksheets:
-        for row in sheet.iter_rows(values_only=True):
-            for value in row:
-                assert not (isinstance(value, str) and value.startswith("=")), value
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                assert not (isinstance(cell.value, str) and cell.value.startswith("=")), cell.value
 
 
 def test_hostile_name_is_inert_everywhere(site):
@@ -154,3 +157,64 @@ def test_the_built_site_passes_the_browser_checks_and_prints(site, tmp_path):
     assert not problems, "\n".join(problems)
     pdfs = html_to_pdf(pages[1:2], [tmp_path / "overview.pdf"])
     assert pdfs[0].read_bytes()[:5] == b"%PDF-"
+
+
+PAYLOADS = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)",
+            "\t=1", "\r=1", "plain"]
+
+
+def test_csv_and_excel_cells_are_neutralised_and_numbers_stay_numbers(tmp_path):
+    """A download cell never starts a formula: text starting with = + - @ tab CR gets a
+    leading quote, a carriage return inside a name cannot start a new CSV row, lists are
+    joined, numbers stay numbers (in the CSV as plain numbers, in Excel as numeric cells)."""
+    from reports.site import _excel_safe, _write_csv
+
+    frame = pd.DataFrame({"name": PAYLOADS, "x": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0],
+                          "modes": [["@a", "b"], [], ("c",), ["d"], [], [], []]})
+    rows = list(csv.reader(_write_csv(tmp_path / "t.csv", frame).open(newline="",
+                                                                     encoding="utf-8")))
+    assert len(rows) == len(frame) + 1, "a line break in a name split a row"
+    assert [r[0] for r in rows[1:]] == ["'" + p if p != "plain" else p for p in PAYLOADS]
+    assert [r[1] for r in rows[1:3]] == ["-1.5", "2.0"]
+    assert rows[1][2] == "'@a; b"
+    with pd.ExcelWriter(tmp_path / "t.xlsx", engine="openpyxl") as xlsx:
+        _excel_safe(frame).to_excel(xlsx, index=False)
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    for row in sheet.iter_rows(min_row=2):
+        name, x, _ = row
+        assert name.data_type == "s" and not name.value.startswith(("=", "+", "-", "@", "\t"))
+        assert x.data_type == "n" and isinstance(x.value, int | float)
+
+
+def test_the_gate_stops_the_build_before_anything_is_written(tmp_path):
+    """A benchmark table that would show a figure about fewer than the threshold of
+    respondents: DisclosureError from build_site and from the workbook, no file written."""
+    from collab_stats.errors import DisclosureError
+
+    data = analysed_programme()
+    tables = dict(data.benchmark)
+    summaries = tables["summaries"].copy()
+    first = summaries.index[~summaries["suppressed"].astype(bool)][0]
+    summaries.loc[first, "n"] = 3.0
+    tables["summaries"] = summaries
+    unsafe = dataclasses.replace(data, benchmark=tables)
+    with pytest.raises(DisclosureError, match="publication refused"):
+        build_site(unsafe, tmp_path / "site")
+    assert not (tmp_path / "site").exists() or not any((tmp_path / "site").rglob("*"))
+    with pytest.raises(DisclosureError):
+        write_programme_workbook(unsafe, tmp_path / "book.xlsx")
+    assert not (tmp_path / "book.xlsx").exists()
+
+
+def test_the_workbook_is_refused_if_a_formula_got_through(tmp_path, monkeypatch):
+    """Belt and braces: were a text cell not neutralised, openpyxl would store it as a
+    formula; the written workbook is checked and refused (nothing left behind)."""
+    import reports.site
+
+    data = analysed_programme()
+    data = dataclasses.replace(data, programme=dataclasses.replace(data.programme,
+                                                                   name="=SUM(1,2)"))
+    monkeypatch.setattr(reports.site, "_excel_safe", lambda frame: frame)
+    with pytest.raises(CollabStatsError, match="formula"):
+        write_programme_workbook(data, tmp_path / "book.xlsx")
+    assert not list(tmp_path.iterdir())
