@@ -7,18 +7,16 @@ it (random bytes, truncation, huge fields, other encodings, stray delimiters and
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import tempfile
-import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from budget import bounded
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -96,20 +94,6 @@ BASE_TEXT = BASE_BYTES.decode("utf-8-sig")
 HEADER = BASE_TEXT.splitlines()[0]
 
 
-@contextlib.contextmanager
-def bounded(seconds: float = 5.0, megabytes: float = 100.0):
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = time.perf_counter() - start
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    assert elapsed < seconds, f"took {elapsed:.1f} s"
-    assert peak < megabytes * 2**20, f"allocated {peak / 2**20:.0f} MB"
-
-
 def sheet_xlsx(n_rows: int, n_cols: int, cell: str, dimension: bool) -> tuple[bytes, int]:
     """A minimal one-sheet workbook of inline strings, and its unpacked size in bytes."""
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -159,7 +143,7 @@ def test_xlsx_unpacked_size_not_compressed_size_decides(monkeypatch, n_rows, n_c
     data, unpacked = sheet_xlsx(n_rows, n_cols, cell, dimension)
     path = FOLDER / "sheet.xlsx"
     path.write_bytes(data)
-    with bounded():
+    with bounded(seconds=5.0):
         try:
             rows = read_excel_rows(path)
         except IngestError as error:
@@ -182,7 +166,7 @@ def test_a_cut_last_record_is_quarantined_as_truncated(cut):
     text = "\n".join(lines[:-1]) + "\n" + last[:keep]
     path = FOLDER / "cut.csv"
     path.write_text(text, encoding="utf-8")
-    with bounded():
+    with bounded(seconds=5.0):
         raw = read_export(path)
         result = convert_export(raw, MAPPING, SIM.instrument, SIM.programme, wave_id="2025-03",
                                 secret=b"k" * 32)
@@ -237,7 +221,7 @@ def test_blank_respondent_ids_conserve_rows_and_warn_when_all_are_blank(blank):
         writer.writerow(row)
     path = FOLDER / "ids.csv"
     path.write_text(out.getvalue(), encoding="utf-8")
-    with bounded():
+    with bounded(seconds=5.0):
         raw = read_export(path)
         result = convert_export(raw, MAPPING, SIM.instrument, SIM.programme, wave_id="2025-03",
                                 secret=b"k" * 32)

@@ -20,16 +20,14 @@ a second of work (the sheet declaring ``A1:B2`` is read in full).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
-import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
+from budget import bounded
 
 from collab_stats import load_instrument_family, load_programme
 from collab_stats.errors import IngestError, ParameterError, ProgrammeError
@@ -46,22 +44,6 @@ PROGRAMME = load_programme(DATA / "programme-example.yaml", instrument=FAMILY)
 WAVE = "2025-spring"  # instrument version 1.0
 ITEMS = FAMILY.version("1.0").item_ids
 SECRET = bytes(range(32))
-
-
-@contextlib.contextmanager
-def bounded(seconds: float = 3.0, megabytes: float = 100.0):
-    """Fail when the block takes longer than ``seconds`` or allocates more than
-    ``megabytes`` at its peak."""
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = time.perf_counter() - start
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    assert elapsed < seconds, f"took {elapsed:.1f} s (budget {seconds} s)"
-    assert peak < megabytes * 2**20, f"allocated {peak / 2**20:.0f} MB (budget {megabytes} MB)"
 
 
 def refused(call, *args, **kwargs) -> str:

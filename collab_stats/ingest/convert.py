@@ -159,6 +159,7 @@ from .mapping import (
 from .pseudonym import pseudonymise
 from .raw import RawColumn, RawExport
 from .times import guess_date_order, parse_times
+from .times import is_blank as _is_blank
 
 __all__ = ["QUARANTINE_REASONS", "ConvertReport", "ConvertResult", "UnusableValues",
            "convert_export"]
@@ -299,14 +300,6 @@ class ConvertResult:
 
 
 # --- reading cells -----------------------------------------------------------------------------
-
-
-def _is_blank(cell: Any) -> bool:
-    if cell is None or cell is pd.NA or cell is pd.NaT:
-        return True
-    if isinstance(cell, float) and math.isnan(cell):
-        return True
-    return isinstance(cell, str) and not cell.strip()
 
 
 def _as_number(cell: Any) -> float | None:

@@ -58,6 +58,7 @@ __all__ = [
     "DateOrder",
     "DateOrderGuess",
     "ParsedTimes",
+    "is_blank",
     "guess_date_order",
     "is_time_marker",
     "parse_times",
@@ -157,7 +158,9 @@ class ParsedTimes:
     adjusted: tuple[int, ...]
 
 
-def _blank(cell: Any) -> bool:
+def is_blank(cell: Any) -> bool:
+    """Whether a cell is blank: None, NA/NaT, NaN or text of white space only (shared with
+    :mod:`~collab_stats.ingest.convert`)."""
     if cell is None or cell is pd.NA or cell is pd.NaT:
         return True
     if isinstance(cell, float) and math.isnan(cell):
@@ -239,7 +242,7 @@ def parse_times(cells: Sequence[Any], *, fmt: str = "", date_order: str | None =
     naive: list[Any] = [None] * n
     markers, texts = [], {}
     for i, cell in enumerate(cells):
-        if _blank(cell):
+        if is_blank(cell):
             continue
         if isinstance(cell, str):
             if is_time_marker(cell):
