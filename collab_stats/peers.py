@@ -707,7 +707,7 @@ def profile(
     deviation = mean - ref
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.where(sd > 0, deviation / sd, np.nan)
-    reason = out["reason"].to_numpy(dtype=object)
+    reason = out["reason"].to_numpy(dtype=object).copy()  # may be a read-only view
     reason[(reason == "") & np.isnan(ref)] = "no_reference"
     reason[(reason == "") & np.isnan(d)] = "no_sd"
     out["deviation"] = deviation

@@ -188,3 +188,13 @@ def test_programme_slopes_are_the_random_slope_model_on_comparable_items(sim, be
     any_hidden = {(c, k) for _, c, k in hidden}
     shown_pairs = set(zip(shown["collaboration_id"], shown["characteristic"], strict=True))
     assert not any_hidden & shown_pairs
+
+
+def test_a_programme_where_everything_is_hidden_gives_hidden_tables_not_an_error():
+    """A threshold above every collaboration's size: every figure is hidden, nothing is
+    compared, and no profile is drawn (profile used to fail on an empty reference)."""
+    small = simulate_programme(seed=5, n_collaborations=4, n_waves=1)
+    out = benchmark_programme(small.data, small.instrument, small.programme, threshold=1000)
+    assert len(out.summaries) and out.summaries["suppressed"].all()
+    assert out.summaries["mean"].isna().all() and out.summaries["n"].isna().all()
+    assert out.profile.empty and out.comparison.empty
