@@ -94,6 +94,18 @@ BASE_TEXT = BASE_BYTES.decode("utf-8-sig")
 HEADER = BASE_TEXT.splitlines()[0]
 
 
+def converted(path: Path):
+    """Read and convert ``path`` within the time and memory budget; its report, after
+    checking that every row read is accepted or quarantined."""
+    with bounded(seconds=5.0):
+        raw = read_export(path)
+        result = convert_export(raw, MAPPING, SIM.instrument, SIM.programme, wave_id="2025-03",
+                                secret=b"k" * 32)
+    report = result.report
+    assert report.rows_read == report.rows_accepted + sum(report.rows_quarantined.values())
+    return report
+
+
 def sheet_xlsx(n_rows: int, n_cols: int, cell: str, dimension: bool) -> tuple[bytes, int]:
     """A minimal one-sheet workbook of inline strings, and its unpacked size in bytes."""
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -166,12 +178,7 @@ def test_a_cut_last_record_is_quarantined_as_truncated(cut):
     text = "\n".join(lines[:-1]) + "\n" + last[:keep]
     path = FOLDER / "cut.csv"
     path.write_text(text, encoding="utf-8")
-    with bounded(seconds=5.0):
-        raw = read_export(path)
-        result = convert_export(raw, MAPPING, SIM.instrument, SIM.programme, wave_id="2025-03",
-                                secret=b"k" * 32)
-    report = result.report
-    assert report.rows_read == report.rows_accepted + sum(report.rows_quarantined.values())
+    report = converted(path)
     fields = len(next(csv.reader([last[:keep]]), [])) if keep else 0
     if 0 < keep and fields < len(next(csv.reader([HEADER]))):
         assert report.rows_quarantined["truncated"] == 1
@@ -221,12 +228,7 @@ def test_blank_respondent_ids_conserve_rows_and_warn_when_all_are_blank(blank):
         writer.writerow(row)
     path = FOLDER / "ids.csv"
     path.write_text(out.getvalue(), encoding="utf-8")
-    with bounded(seconds=5.0):
-        raw = read_export(path)
-        result = convert_export(raw, MAPPING, SIM.instrument, SIM.programme, wave_id="2025-03",
-                                secret=b"k" * 32)
-    report = result.report
-    assert report.rows_read == report.rows_accepted + sum(report.rows_quarantined.values())
+    report = converted(path)
     n_data = len(data_rows) - 3
     all_blank = all(blank[k % len(blank)] for k in range(n_data))
     warned = any("blank in every row" in w for w in report.warnings)
