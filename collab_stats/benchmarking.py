@@ -41,6 +41,7 @@ from .summaries import (
     response_rates,
 )
 from .value_modes import declared_match, main_mode_agreement, value_mode_distribution
+from .verdicts import characteristic_verdicts, item_peer_distribution
 
 __all__ = ["ProgrammeBenchmark", "benchmark_programme", "hidden_cells"]
 
@@ -82,7 +83,17 @@ class ProgrammeBenchmark:
         comparison and effect size d, all computed from shown collaborations.
     profile : DataFrame
         Relative strengths and areas to develop, against the collaboration's own mean and
-        against the peer median of all collaborations.
+        against the peer median of all collaborations (the size of each difference; which
+        characteristics are called strengths is decided in ``verdicts``).
+    verdicts : DataFrame
+        The one table of verdicts every report reads
+        (:func:`~collab_stats.verdicts.characteristic_verdicts`): per wave x collaboration x
+        characteristic, against each peer set (the 95% CI against the peer median: higher,
+        in line, lower; strengths and areas to develop among the significant ones) and over
+        time (improved, no clear change, declined).
+    item_peers : DataFrame
+        Wave x item: worst, median and best favourable share of the shown collaborations
+        (:func:`~collab_stats.verdicts.item_peer_distribution`).
     comparison : DataFrame
         Wave x characteristic: Welch ANOVA (omega squared) and Kruskal-Wallis across the
         *shown* collaborations of that wave and characteristic (hidden ones are left out:
@@ -90,8 +101,10 @@ class ProgrammeBenchmark:
         sd), p-values adjusted by Benjamini-Hochberg across characteristics.
     change : DataFrame
         Collaboration x characteristic x wave: change since the previous wave and since the
-        baseline, with CI, test, plain label and minimum detectable change, on the items
-        comparable across the instrument versions involved.
+        baseline, with CI, test, plain label and minimum detectable change. Between two waves
+        of the same instrument version on every item (the scores of ``summaries``:
+        ``items = "all"``); across a version change on the items comparable across the
+        versions (``items = "comparable"``, the others named in ``items_left_out``).
     trends : DataFrame
         Collaboration x characteristic: the slope per wave across all waves from a linear
         mixed model (random intercepts for respondents, REML), on comparable items; empty
@@ -146,13 +159,16 @@ class ProgrammeBenchmark:
     sector_ties: pd.DataFrame = field(default_factory=pd.DataFrame)
     programme_slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
     collaboration_slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    item_peers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name (for data downloads)."""
         return {name: getattr(self, name) for name in (
             "summaries", "favourable", "items", "response_rates", "peers", "profile",
             "comparison", "change", "trends", "value_modes", "main_mode", "declared_match", "network",
-            "sector_ties", "breakdowns", "programme_slopes", "collaboration_slopes")}
+            "sector_ties", "breakdowns", "programme_slopes", "collaboration_slopes", "verdicts",
+            "item_peers")}
 
 
 def benchmark_programme(
@@ -197,8 +213,9 @@ def benchmark_programme(
 
     Notes
     -----
-    Scores for a wave use every item of its instrument version; change over time uses only
-    the items that the version mappings mark comparable across all versions in the data.
+    Scores for a wave use every item of its instrument version; a change between two waves of
+    the same version uses the same scores, a change across a version change and the trends
+    use only the items that the version mappings mark comparable across the versions.
     Suppression: a collaboration's figures for a wave are hidden when fewer than
     ``threshold`` respondents have a score (per characteristic); a change is hidden when
     either wave is hidden; a trend or a collaboration's slope when any wave is; items when
@@ -276,7 +293,10 @@ def benchmark_programme(
     breakdowns = suppress(breakdowns, count="n", threshold=threshold,
                           values=_figures(breakdowns, "n"),
                           secondary=_isin(breakdowns, CELL, hidden))
+    verdicts = characteristic_verdicts(summaries, peers, change, trend_table,
+                                       trend_wave=list(versions)[-1])
     tables = {
+        "verdicts": verdicts, "item_peers": item_peer_distribution(items),
         "summaries": summaries, "favourable": favourable, "items": items,
         "response_rates": rates, "peers": peers, "profile": strengths,
         "comparison": comparison, "change": change, "trends": trend_table,
@@ -411,6 +431,58 @@ def _sector_ties(data: SurveyData, programme: Programme, network: pd.DataFrame) 
     return sector_ties(data, programme, shown[["wave_id", "collaboration_id"]])
 
 
+def _left_out(family: InstrumentFamily, versions: Sequence[str],
+              comparable: dict[str, set[str]]) -> dict[str, str]:
+    """Per characteristic: the items of ``versions`` that are not comparable, as
+    ``"item (version v)"`` text."""
+    left: dict[str, list[str]] = {}
+    for v in dict.fromkeys(versions):
+        for item in family.version(v).items:
+            if item.id not in comparable.get(v, set()):
+                left.setdefault(item.characteristic, []).append(f"{item.id} (version {v})")
+    return {k: "; ".join(items) for k, items in left.items()}
+
+
+def _same_scores_change(data, family, versions, comparable, comparable_scores, *, ci,
+                        invariance_supported) -> pd.DataFrame:
+    """Change since the previous wave and since the baseline, on the scores the rest of the
+    report uses wherever it can: between two waves of the same instrument version, on every
+    item (the wave's own scores); across a version change, on the comparable items only
+    (``items = "comparable"``, with the items left out named in ``items_left_out``)."""
+    waves = list(versions)
+    full = score_responses(data, family)
+    keys = ["collaboration_id", "characteristic", "wave_id", "reference_wave_id"]
+    tables = []
+    for compare in ("previous", "baseline"):
+        same = wave_change(full, compare=compare, waves=waves, ci=ci,
+                           invariance_supported=invariance_supported)
+        across = wave_change(comparable_scores, compare=compare, waves=waves, ci=ci,
+                             invariance_supported=invariance_supported)
+        for table, kind in ((same, "all"), (across, "comparable")):
+            same_version = np.array([versions.get(str(a)) == versions.get(str(b)) for a, b in
+                                     zip(table["wave_id"], table["reference_wave_id"],
+                                         strict=True)], dtype=bool)
+            keep = same_version if kind == "all" else ~same_version
+            tables.append(table[keep].assign(items=kind))
+    change = pd.concat(tables, ignore_index=True)
+    change = change.drop_duplicates(keys)  # 2nd wave: previous == baseline
+    left_out = {}
+    for wave, reference in change.loc[change["items"] == "comparable",
+                                      ["wave_id", "reference_wave_id"]].drop_duplicates(
+                                          ).itertuples(index=False):
+        left_out[(str(wave), str(reference))] = _left_out(
+            family, [versions[str(reference)], versions[str(wave)]], comparable)
+    change["items_left_out"] = [
+        left_out.get((str(w), str(r)), {}).get(str(k), "") if kind == "comparable" else ""
+        for w, r, k, kind in zip(change["wave_id"], change["reference_wave_id"],
+                                 change["characteristic"], change["items"], strict=True)]
+    order = {w: i for i, w in enumerate(waves)}
+    change = change.assign(_c=change["comparison"].map({"previous": 0, "baseline": 1}),
+                           _w=change["wave_id"].astype(str).map(order))
+    return change.sort_values(["_c", "collaboration_id", "characteristic", "_w"],
+                              kind="stable").drop(columns=["_c", "_w"]).reset_index(drop=True)
+
+
 def _change(data, family, versions, invariance_supported, ci, threshold, summaries, trends,
             hidden):
     """Change between waves and mixed-model trends, on comparable items, suppressed; a change
@@ -420,14 +492,8 @@ def _change(data, family, versions, invariance_supported, ci, threshold, summari
         return pd.DataFrame(), pd.DataFrame(), no_slopes
     comparable = comparable_item_sets(family, list(dict.fromkeys(versions.values())))
     scores = score_responses(data, family, version_items=comparable)
-    tables = [
-        wave_change(scores, compare=compare, waves=list(versions), ci=ci,
-                    invariance_supported=invariance_supported)
-        for compare in ("previous", "baseline")
-    ]
-    change = pd.concat(tables, ignore_index=True)
-    change = change.drop_duplicates(["collaboration_id", "characteristic", "wave_id",
-                                     "reference_wave_id"])  # 2nd wave: previous == baseline
+    change = _same_scores_change(data, family, versions, comparable, scores, ci=ci,
+                                 invariance_supported=invariance_supported)
     change["n_smaller"] = np.fmin(change["n_1"], change["n_2"])
     values = ("mean_1", "mean_2", "sd_1", "sd_2", "change", "se", "ci_low", "ci_high", "t",
               "df", "p_value", "label", "test", "n_paired", "n_independent_1",

@@ -48,7 +48,7 @@ KEY_COLUMNS: frozenset[str] = frozenset({
     # which cell
     "wave_id", "reference_wave_id", "collaboration_id", "characteristic", "item_id",
     "comparison", "subgroup", "breakdown", "peer_set", "peer_key", "reference", "value_mode",
-    "sector_a", "sector_b", "level", "instrument_version",
+    "sector_a", "sector_b", "level", "instrument_version", "comparator", "comparator_kind",
     # the programme / instrument definition
     "reverse", "declared", "declared_main", "declared_main_mode", "declared_modes", "invited",
     # why it is hidden
@@ -62,7 +62,7 @@ COUNT_COLUMNS: Mapping[str, str] = {
     "response_rates": "n", "peers": "n", "profile": "n", "change": "n_smaller",
     "trends": "n_smallest_wave", "collaboration_slopes": "n_smallest_wave",
     "value_modes": "n_answered", "main_mode": "n_answered", "declared_match": "n_answered",
-    "network": "n_respondents", "breakdowns": "n",
+    "network": "n_respondents", "breakdowns": "n", "verdicts": "n",
 }
 
 #: Groups whose total is published elsewhere (the technical report: respondents per wave and

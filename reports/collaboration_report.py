@@ -29,7 +29,7 @@ from .outputs import collaboration as out
 from .provenance import add_provenance, front_matter_provenance
 from .text import fmt_int, fmt_number, fmt_percent, md_escape, plural, suppressed_text
 
-__all__ = ["FREE_TEXT_SECTION", "SECTIONS", "build_collaboration_report"]
+__all__ = ["FREE_TEXT_SECTION", "SECTIONS", "SHORT_SECTIONS", "build_collaboration_report"]
 
 #: The level-2 sections of every collaboration report, in order (then "About this report").
 SECTIONS = (
@@ -45,6 +45,8 @@ SECTIONS = (
     "Results by sector and role",
     "Notes on the figures",
 )
+#: The sections of a short report, for a collaboration with nothing shown in the wave.
+SHORT_SECTIONS = (SECTIONS[0], SECTIONS[1], SECTIONS[10])
 #: Added before the provenance only when free text is enabled and there are enough responses.
 FREE_TEXT_SECTION = "What respondents wrote"
 RWG_LOW = 0.7
@@ -61,6 +63,9 @@ class _Context:
     peer_set: str
     status: str  # shown / suppressed / none
     kwargs: dict
+    name_plain: str = ""  # unescaped, for captions (escaped when rendered)
+    label_plain: str = ""
+    fallback: str = ""  # the comparator asked for, when it had too few peers
 
     @property
     def hidden(self) -> str:
@@ -88,7 +93,10 @@ def build_collaboration_report(data: ReportData, collaboration_id: str, *,
     data_path : str
         Where a re-executed notebook finds the workspace, relative to the notebook.
     peer_set : str
-        The peer comparison of the dot plot and profile (``"all"``: every collaboration).
+        The comparator of every verdict against peers (``"all"``: the programme's
+        collaborations; ``"peer_group"``: the collaboration's peer group; or ``"type"``,
+        ``"region"``, ``"main_value_mode"``). When it has too few collaborations with enough
+        responses in the wave, the programme is used and the report says so.
 
     Returns
     -------
@@ -101,18 +109,29 @@ def build_collaboration_report(data: ReportData, collaboration_id: str, *,
                                f"(waves: {', '.join(data.waves)})")
     collab = data.collaboration(collaboration_id)
     labels = {w.id: w.label for w in data.programme.waves}
+    status = out.response_status(data, collab.id, wave)
+    fallback = ""
+    if peer_set != "all" and status == "shown":
+        frame = out.characteristic_frame(data, collab.id, wave, peer_set)
+        if not frame.loc[~frame["suppressed"], "peer_median"].notna().any():
+            fallback, peer_set = peer_set, "all"
     kwargs = {"collaboration": collab.id, "wave": wave}
     if peer_set != "all":
         kwargs["peer_set"] = peer_set
     ctx = _Context(data=data, collaboration=collab.id, name=md_escape(collab.name), wave=wave,
-                   label=md_escape(labels[wave]), peer_set=peer_set,
-                   status=out.response_status(data, collab.id, wave), kwargs=kwargs)
+                   label=md_escape(labels[wave]), peer_set=peer_set, status=status,
+                   kwargs=kwargs, name_plain=collab.name, label_plain=labels[wave],
+                   fallback=fallback)
     nb = ReportNotebook(title=collab.name,
                         subtitle=f"Collaboration benchmark report, {labels[wave]}",
                         author=data.programme.name, date=data.generated_at.date(),
                         data_path=data_path, extra_front_matter=front_matter_provenance(data))
-    for section in (_summary, _responses, _peers, _profile, _strengths, _change, _items,
-                    _value_modes, _network, _breakdowns, _notes):
+    # A collaboration with nothing shown gets a short report that says why: no empty
+    # sections, no tables of "not shown".
+    sections = ((_summary, _responses, _peers, _profile, _strengths, _change, _items,
+                 _value_modes, _network, _breakdowns, _notes) if status == "shown"
+                else (_summary, _responses, _notes))
+    for section in sections:
         section(nb, ctx)
     if free_text:
         _free_text(nb, ctx)
@@ -149,43 +168,89 @@ def _summary(nb: ReportNotebook, ctx: _Context) -> None:
                 if ctx.status == "none" else
                 f"Fewer than {data.threshold} people from {ctx.name} responded to the survey in "
                 f"{ctx.label}. To protect their anonymity this report does not show the "
-                "collaboration's results for that wave; results of earlier waves with enough "
-                "responses are shown where they help.")
+                "collaboration's results for that wave: no scores, comparisons or answers.")
         nb.callout("warning", text, title="Results not shown for this wave", key="summary")
         return
+    previous = data.previous_wave(ctx.wave)
+    since = f" and the change since {_wave_label(data, previous)}" if previous else ""
+    nb.output(out.panel_table, data, label="tbl-panel",
+              caption=f"At a glance: the eight characteristics in {ctx.label_plain}, compared "
+              f"with {out.comparator_words(data, ctx.collaboration, ctx.peer_set)}{since}."
+              + (f" \"Not shown\": {ctx.hidden}." if out.characteristic_frame(
+                  data, ctx.collaboration, ctx.wave, ctx.peer_set)["suppressed"].any() else ""),
+              **ctx.kwargs)
     responses = out.response_frame(data, ctx.collaboration, ctx.wave)
     row = responses[responses["wave_id"] == ctx.wave].iloc[0]
-    bullets = [_response_sentence(row, ctx)]
     frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
-    shown = frame[~frame["suppressed"]]
-    peer_n = shown["peer_n"].max()
-    if shown["peer_median"].notna().any():
-        higher = _names(shown, shown["comparison"] == "above")
-        lower = _names(shown, shown["comparison"] == "below")
-        parts = []
-        if higher:
-            parts.append(f"higher than peers on {_join(higher)}")
-        if lower:
-            parts.append(f"lower than peers on {_join(lower)}")
-        rest = len(shown) - len(higher) - len(lower)
-        if parts:
-            parts.append(f"in line with peers on the other {rest}" if rest else "")
-            text = "; ".join(p for p in parts if p)
-        else:
-            text = "in line with peers on every characteristic"
-        bullets.append(f"**Against peers** (the {fmt_int(peer_n)} collaborations of the programme "
-                       f"with enough responses): scores were {text} (@fig-peers).")
-    strengths = _names(shown, shown["label"] == "strength")
-    areas = _names(shown, shown["label"] == "area to develop")
-    bullets.append("**Strengths relative to peers:** " + (_join(strengths) or "none stands out")
-                   + ". **Areas to develop:** " + (_join(areas) or "none stands out")
-                   + " (@fig-profile).")
-    bullets.append(_change_sentence(ctx))
+    bullets = [_response_sentence(row, ctx), _peer_sentence(ctx, frame),
+               _highlight_sentence(ctx, frame), _change_sentence(ctx)]
     nb.markdown("\n".join(f"- {b}" for b in bullets), key="summary")
     nb.markdown("Scores are means of answers from 1 (strongly disagree) to 5 (strongly agree); "
-                "higher is better. \"Higher\", \"lower\", \"improved\" and \"declined\" are "
-                "used only when a difference is larger than chance alone would be likely to "
-                "produce with this many responses.", key="summary-scale")
+                "higher is better. Bands: " + "; ".join(
+                    md_escape(w) for w in out.band_words(data).values())
+                + ". \"Higher\" and \"lower\" mean the score's 95% confidence interval lies "
+                "wholly above or below the peer median; \"improved\" and \"declined\" that "
+                "the interval of the change lies wholly above or below zero. Otherwise the "
+                "difference could be chance.", key="summary-scale")
+
+
+def _hidden_part(ctx: _Context, frame: pd.DataFrame) -> str:
+    n = int(frame["suppressed"].sum())
+    return f"{n} not shown ({ctx.hidden})" if n else ""
+
+
+def _verdict_words(ctx: _Context, frame: pd.DataFrame, words: dict[str, str],
+                   untested: str) -> str:
+    """"higher on A and B; in line on 3; 2 not shown (fewer than 10 responses)": named
+    verdicts, counted others, never "every" over a set with hidden or untested members."""
+    shown = frame[~frame["suppressed"]]
+    parts = []
+    for key, phrase in words.items():
+        if phrase.endswith(" on"):
+            names = _names(shown, shown["verdict"] == key)
+            if names:
+                parts.append(f"{phrase} {_join(names)}")
+    level_key = next(k for k, p in words.items() if not p.endswith(" on"))
+    level = int((shown["verdict"] == level_key).sum())
+    if level:
+        everything = level == len(frame)
+        rest = "all eight" if everything and len(frame) == 8 else (
+            f"all {level}" if everything else (f"the other {level}" if parts else str(level)))
+        parts.append(f"{words[level_key]} on {rest}")
+    none = int((shown["verdict"] == "").sum())
+    if none:
+        parts.append(f"{none} {untested}")
+    hidden = _hidden_part(ctx, frame)
+    if hidden:
+        parts.append(hidden)
+    return "; ".join(parts)
+
+
+def _peer_sentence(ctx: _Context, frame: pd.DataFrame) -> str:
+    comparator = md_escape(out.comparator_words(ctx.data, ctx.collaboration, ctx.peer_set))
+    fallback = ""
+    if ctx.fallback:
+        fallback = (f" Its {md_escape(ctx.fallback.replace('_', ' '))} has too few "
+                    "collaborations with enough responses for a comparison, so the programme's "
+                    "collaborations are used instead.")
+    shown = frame[~frame["suppressed"]]
+    if not shown["peer_median"].notna().any():
+        return (f"**Against peers:** too few collaborations with enough responses to compare "
+                f"with.{fallback}")
+    text = _verdict_words(ctx, frame, {"higher": "higher on", "lower": "lower on",
+                                       "in line": "in line"}, "not compared")
+    return (f"**Against {comparator}** ({fmt_int(shown['peer_n'].max())} collaborations with "
+            f"enough responses, this one included): {text} (@fig-peers).{fallback}")
+
+
+def _highlight_sentence(ctx: _Context, frame: pd.DataFrame) -> str:
+    strengths = _names(frame, frame["highlight"] == "strength")
+    areas = _names(frame, frame["highlight"] == "area to develop")
+    return ("**Strengths** (the largest differences significantly above peers): "
+            + (_join(strengths) or "none, as no characteristic is significantly higher")
+            + ". **Areas to develop** (the largest significantly below): "
+            + (_join(areas) or "none, as no characteristic is significantly lower")
+            + " (@fig-profile).")
 
 
 def _response_sentence(row: pd.Series, ctx: _Context) -> str:
@@ -203,24 +268,15 @@ def _change_sentence(ctx: _Context) -> str:
         return "**Change:** this is the first wave, so there is no change to report yet."
     label = md_escape(_wave_label(ctx.data, previous))
     frame = out.change_frame(ctx.data, ctx.collaboration, ctx.wave)
-    shown = frame[~frame["suppressed"]] if len(frame) else frame
-    if not len(shown):
+    if not len(frame) or frame["suppressed"].all():
         return (f"**Since {label}:** change cannot be shown, because one of the two waves has "
                 f"{ctx.hidden}.")
-    up = _names(shown, shown["label"] == "significantly improved")
-    down = _names(shown, shown["label"] == "significantly declined")
-    parts = []
-    if up:
-        parts.append(f"improved on {_join(up)}")
-    if down:
-        parts.append(f"declined on {_join(down)}")
-    rest = len(shown) - len(up) - len(down)
-    if parts:
-        parts.append(f"no clear change on the other {rest}" if rest else "")
-        text = "; ".join(p for p in parts if p)
-    else:
-        text = "no clear change on any characteristic"
-    return f"**Since {label}:** {text} (@tbl-change)."
+    text = _verdict_words(ctx, frame, {"improved": "improved on", "declined": "declined on",
+                                       "no clear change": "no clear change"}, "not tested")
+    shown = frame[~frame["suppressed"]]
+    basis = (" (on the questions asked the same way in both versions of the questionnaire)"
+             if (shown["items"] == "comparable").any() else "")
+    return f"**Since {label}:** {text}{basis} (@tbl-change)."
 
 
 def _wave_label(data: ReportData, wave: str) -> str:
@@ -251,14 +307,10 @@ def _responses(nb: ReportNotebook, ctx: _Context) -> None:
 
 def _peers(nb: ReportNotebook, ctx: _Context) -> None:
     nb.heading(SECTIONS[2], key="h-peers")
-    if ctx.status != "shown":
-        _not_shown(nb, ctx, "The collaboration's scores", "peers-hidden")
-        return
     data = ctx.data
     frame = out.characteristic_frame(data, ctx.collaboration, ctx.wave, ctx.peer_set)
     peer_n = frame["peer_n"].max()
-    group = ("every collaboration of the programme" if ctx.peer_set == "all"
-             else f"its peers ({md_escape(ctx.peer_set.replace('_', ' '))})")
+    group = md_escape(out.comparator_words(data, ctx.collaboration, ctx.peer_set))
     nb.markdown(
         "Each row of @fig-peers is one characteristic. The blue diamond is the collaboration's "
         "mean score and its line the 95% confidence interval: the range in which the true score "
@@ -266,9 +318,10 @@ def _peers(nb: ReportNotebook, ctx: _Context) -> None:
         f"peers, the grey box the middle half of them and the whiskers the lowest and highest "
         f"peer. Peers are {group} with at least {data.threshold} responses in {ctx.label} "
         f"({fmt_int(peer_n)} collaborations, this one included). \"Higher\" or \"lower than "
-        "peers\" means the difference from the peer average is larger than chance alone would "
-        "produce with this many responses (outside the 95% funnel limits). @tbl-peers gives "
-        "the numbers.", key="peers")
+        "peers\" means the confidence interval lies wholly to the right or left of the orange "
+        "circle: the difference from the peer median is larger than chance alone would be "
+        "likely to produce with this many responses. @tbl-peers gives the numbers.",
+        key="peers")
     nb.output(out.peers_figure, data, label="fig-peers",
               caption="The collaboration's mean score on each characteristic, with its 95% "
               "confidence interval, against its peers.", **ctx.kwargs)
@@ -289,30 +342,25 @@ def _peer_group_sentence(ctx: _Context) -> str:
     if not len(shown):
         return (f"The collaboration's peer group, {md_escape(name)}, has too few collaborations "
                 "with enough responses for a separate comparison.")
-    higher = _names(shown, shown["comparison"] == "above")
-    lower = _names(shown, shown["comparison"] == "below")
-    text = (f"Compared only with its peer group, {md_escape(name)} "
-            f"({fmt_int(shown['peer_n'].max())} collaborations), the collaboration scored ")
-    parts = ([f"higher on {_join(higher)}"] if higher else []) + (
-        [f"lower on {_join(lower)}"] if lower else [])
-    return text + ("; ".join(parts) + "; in line on the rest" if parts
-                   else "in line with them on every characteristic") + "."
+    text = _verdict_words(ctx, frame, {"higher": "higher on", "lower": "lower on",
+                                       "in line": "in line"}, "not compared")
+    return (f"Compared only with its peer group, {md_escape(name)} "
+            f"({fmt_int(shown['peer_n'].max())} collaborations), the collaboration scored "
+            f"{text}.")
 
 
 # -- 4. profile ----------------------------------------------------------------------------------
 
 def _profile(nb: ReportNotebook, ctx: _Context) -> None:
     nb.heading(SECTIONS[3], key="h-profile")
-    if ctx.status != "shown":
-        _not_shown(nb, ctx, "The profile", "profile-hidden")
-        return
     nb.markdown(
         "The profile (@fig-profile) shows how far each characteristic lies above or below the "
         "peer median, measured in standard deviations of people's answers, so that the "
-        "characteristics can be compared with each other. As a rule of thumb 0.2 is a small "
-        "difference, 0.5 a medium and 0.8 a large one. Of the two characteristics furthest "
-        "above the peers, those at least 0.2 above are called *strengths*; of the two furthest "
-        "below, those at least 0.2 below are *areas to develop*.", key="profile")
+        "characteristics can be compared with each other (as a rule of thumb 0.2 is a small "
+        "difference, 0.5 a medium and 0.8 a large one). *Strengths* are the (at most two) "
+        "characteristics significantly higher than peers with the largest differences; *areas "
+        "to develop* the (at most two) significantly lower with the largest differences. A "
+        "characteristic in line with peers is neither, however long its bar.", key="profile")
     nb.output(out.profile_figure, ctx.data, label="fig-profile",
               caption="How far each characteristic lies from the peer median, with strengths "
               "and areas to develop marked.", **ctx.kwargs)
@@ -322,16 +370,13 @@ def _profile(nb: ReportNotebook, ctx: _Context) -> None:
 
 def _strengths(nb: ReportNotebook, ctx: _Context) -> None:
     nb.heading(SECTIONS[4], key="h-strengths")
-    if ctx.status != "shown":
-        _not_shown(nb, ctx, "Strengths and areas to develop", "strengths-hidden")
-        return
     frame = out.characteristic_frame(ctx.data, ctx.collaboration, ctx.wave, ctx.peer_set)
-    picked = [(r, "Strength") for r in frame[frame["label"] == "strength"].itertuples()]
+    picked = [(r, "Strength") for r in frame[frame["highlight"] == "strength"].itertuples()]
     picked += [(r, "Area to develop") for r in
-               frame[frame["label"] == "area to develop"].itertuples()]
+               frame[frame["highlight"] == "area to develop"].itertuples()]
     if not picked:
-        nb.markdown("No characteristic stands out from the peers by a small difference or more "
-                    "(@fig-profile), so none is singled out here.", key="strengths")
+        nb.markdown("No characteristic is significantly higher or lower than the peers "
+                    "(@fig-peers), so none is singled out here.", key="strengths")
         return
     nb.markdown("For each strength and area to develop: what the characteristic is, why it "
                 "matters, what it looks like in practice (the framework's indicators) and "
@@ -339,9 +384,11 @@ def _strengths(nb: ReportNotebook, ctx: _Context) -> None:
     framework = ctx.data.family.framework
     for row, kind in picked:
         c = framework.characteristic(row.characteristic)
+        direction = "above" if kind == "Strength" else "below"
         nb.heading(f"{kind}: {md_escape(c.name)}", 3, key=f"h-{kind}-{c.id}")
-        lines = [f"{md_escape(c.definition)} Mean {fmt_number(row.mean)} against a peer median "
-                 f"of {fmt_number(row.peer_median)} (difference "
+        lines = [f"{md_escape(c.definition)} Mean {fmt_number(row.mean)} (95% CI "
+                 f"{fmt_number(row.ci_low)} to {fmt_number(row.ci_high)}), wholly {direction} "
+                 f"the peer median of {fmt_number(row.peer_median)} (difference "
                  f"{fmt_number(row.d, sign=True)} standard deviations).", "",
                  "**Why this is important**", ""]
         lines += [f"- {md_escape(t)}" for t in c.why_important]
@@ -376,7 +423,7 @@ def _change(nb: ReportNotebook, ctx: _Context) -> None:
                 ". *Improved* or *declined* means the 95% confidence interval of the change "
                 "excludes zero; *no clear change* means the change could be due to chance. "
                 "People who answered in both waves are paired, which makes the comparison more "
-                "precise.", key="change")
+                "precise." + _change_basis(ctx, frame, previous), key="change")
             nb.output(out.change_table, data, label="tbl-change",
                       caption=f"Change in each characteristic since "
                       f"{_wave_label(data, previous)}.",
@@ -404,6 +451,30 @@ def _change(nb: ReportNotebook, ctx: _Context) -> None:
               caption="Mean score in each wave and the trend per wave.", **ctx.kwargs)
 
 
+def _change_basis(ctx: _Context, frame: pd.DataFrame, previous: str) -> str:
+    """What the change rests on: the same scores as the rest of the report (same
+    questionnaire), or the comparable questions, naming those left out."""
+    data = ctx.data
+    v1, v2 = data.instrument_version(previous), data.instrument_version(ctx.wave)
+    if v1 == v2:
+        return (f" Both waves used version {md_escape(v2)} of the questionnaire, so the means "
+                "here are the scores shown in the rest of this report.")
+    texts = {**_item_texts(data, previous), **_item_texts(data, ctx.wave)}
+    names = data.characteristic_names()
+    left = []
+    for row in frame[~frame["suppressed"] & (frame["items"] == "comparable")].itertuples():
+        items = [part.split(" (version")[0] for part in row.items_left_out.split("; ") if part]
+        if items:
+            left.append(f"{md_escape(names.get(row.characteristic, row.characteristic))}: "
+                        + "; ".join(f"\"{md_escape(texts.get(i, i))}\"" for i in items))
+    note = (f" The questionnaire changed between these waves (version {md_escape(v1)} to "
+            f"{md_escape(v2)}), so the change uses only the questions asked the same way in both "
+            "versions, and its means can differ from the scores elsewhere in this report.")
+    if left:
+        note += " Left out:\n\n" + "\n".join(f"- {x}" for x in left) + "\n"
+    return note
+
+
 def _version_note(ctx: _Context, waves: Sequence[str]) -> str:
     data = ctx.data
     versions = {w: data.instrument_version(w) for w in waves}
@@ -414,9 +485,10 @@ def _version_note(ctx: _Context, waves: Sequence[str]) -> str:
         note += (" The questionnaire changed in "
                  + _join([f"{md_escape(_wave_label(data, w))} (version "
                           f"{md_escape(versions[w])})" for w in changed])
-                 + ": each wave's mean uses all the questions of its version, while the change "
-                 "and the trend use only the questions asked the same way in every version, so "
-                 "they can differ a little from the difference between the means.")
+                 + " (marked in the figure's legend): each wave's mean uses all the questions "
+                 "of its version, while the trend uses only the questions asked the same way in "
+                 "every version, so it can differ a little from the differences between the "
+                 "means.")
     invariance = data.psychometrics.get("invariance")
     if invariance is not None and len(invariance):
         scalar = invariance[invariance["level"] == "scalar"]
@@ -430,9 +502,6 @@ def _version_note(ctx: _Context, waves: Sequence[str]) -> str:
 
 def _items(nb: ReportNotebook, ctx: _Context) -> None:
     nb.heading(SECTIONS[6], key="h-items")
-    if ctx.status != "shown":
-        _not_shown(nb, ctx, "The answers to each question", "items-hidden")
-        return
     data = ctx.data
     groups = data.family.framework.groups
     refs = ", ".join(f"@fig-items-{g.id}" for g in groups)
@@ -470,9 +539,6 @@ def _value_modes(nb: ReportNotebook, ctx: _Context) -> None:
                    "way" if collab.main_value_mode else "") + "."
                 if declared else f"{ctx.name} did not declare its ways of creating value."))
     nb.markdown(intro, key="value-intro")
-    if ctx.status != "shown":
-        _not_shown(nb, ctx, "Respondents' views on the ways of creating value", "value-hidden")
-        return
     frame = out.value_modes_frame(data, ctx.collaboration, ctx.wave)
     if frame["share"].isna().all():
         rows = out.rows_for(data, "value_modes", ctx.collaboration, ctx.wave)
@@ -530,6 +596,10 @@ def _value_sentences(ctx: _Context, modes: dict[str, str]) -> str:
             text += (f" Agreement among respondents on the main way is {_kappa_words(kappa)} "
                      f"(kappa {fmt_number(kappa)}, where 0 is no more than chance and 1 is "
                      "complete agreement).")
+    else:
+        text += (f" The question on the *main* way of creating value was answered by {ctx.hidden}"
+                 " in this wave, so which way respondents see as the main one, and how far they "
+                 "agree, is not shown.")
     return text
 
 
@@ -642,9 +712,6 @@ def _sector_map(nb: ReportNotebook, ctx: _Context) -> None:
 
 def _breakdowns(nb: ReportNotebook, ctx: _Context) -> None:
     nb.heading(SECTIONS[9], key="h-breakdowns")
-    if ctx.status != "shown":
-        _not_shown(nb, ctx, "Results by sector and role", "breakdowns-hidden")
-        return
     data = ctx.data
     nb.markdown(
         "Mean scores of the respondents from each sector and in each role, with the number of "

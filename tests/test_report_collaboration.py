@@ -19,7 +19,12 @@ from report_fixtures import HOSTILE_NAME, HOSTILE_PARTNER, analysed_programme, h
 
 from collab_stats.change import INVARIANCE_CAVEAT
 from collab_stats.errors import CollabStatsError
-from reports.collaboration_report import FREE_TEXT_SECTION, SECTIONS, build_collaboration_report
+from reports.collaboration_report import (
+    FREE_TEXT_SECTION,
+    SECTIONS,
+    SHORT_SECTIONS,
+    build_collaboration_report,
+)
 from reports.notebook import FigureOutput, TableOutput, cell_options
 from reports.outputs import collaboration as outputs_module
 from reports.text import fmt_ci, fmt_int, fmt_number, fmt_percent, md_escape
@@ -142,7 +147,8 @@ def test_notebook_validates_with_front_matter_first(which):
 def test_every_section_heading_in_order(which):
     cid = shown_id() if which == "shown" else small_id()
     _, book = report(cid)
-    assert headings(book) == [*SECTIONS, "About this report"]
+    expected = SECTIONS if which == "shown" else SHORT_SECTIONS  # nothing shown: a short report
+    assert headings(book) == [*expected, "About this report"]
 
 
 def test_subsections_are_level_three_under_their_sections():
@@ -186,9 +192,10 @@ def test_alt_text_states_the_main_finding():
     top = frame["mean"].astype(float).idxmax()
     alt = nb.outputs["fig-peers"].alt
     assert f"Highest score: {names[top]} ({fmt_number(frame.loc[top, 'mean'])})" in alt
-    strengths = [names[c] for c in latest_rows("profile", shown_id()).query(
-        "reference == 'peer_median' and peer_set == 'all' and label == 'strength'").index]
-    assert all(s in nb.outputs["fig-profile"].alt for s in strengths)
+    strengths = [
+        names[c] for c in latest_rows("verdicts", shown_id()).query(
+            "comparator == 'all' and highlight in ('strength', 'area to develop')").index]
+    assert strengths and all(s in nb.outputs["fig-profile"].alt for s in strengths)
 
 
 def test_cross_references_point_to_outputs_of_the_report():
@@ -307,9 +314,8 @@ def test_small_collaboration_shows_no_hidden_value():
     responses = table_rows(nb.outputs["tbl-responses"])
     assert responses[-1][2:] == [HIDDEN, HIDDEN]
     assert HIDDEN in nb.outputs["tbl-responses"].html
-    trend = table_rows(nb.outputs["tbl-trend"])
-    assert trend[0][3] == data.programme.waves[-1].label
-    assert all(row[3] == HIDDEN for row in trend[1:])
+    # Nothing shown in the wave: a short report, no tables of "not shown" (issue 11).
+    assert set(nb.outputs) <= {"tbl-responses", "tbl-sources"}
     # No frame behind any output holds a number of the hidden wave.
     for label, output in nb.outputs.items():
         frame = output.data
@@ -322,7 +328,7 @@ def test_small_collaboration_shows_no_hidden_value():
     earlier = "|".join(re.escape(w) for w in data.waves[:-1])
     text = re.sub(rf"<tr>(?:(?!</tr>).)*?(?:{earlier})(?:(?!</tr>).)*?</tr>", "",
                   nbformat.writes(book), flags=re.S)
-    assert "fig-trend" in text and "tbl-responses" in text
+    assert "tbl-responses" in text  # the search below covers the whole notebook
     true_means = getattr(report_fixtures, "small_true_means", None)
     if true_means is not None:
         markdown = "\n".join(markdown_cells(book))
@@ -421,10 +427,11 @@ def test_strengths_section_gives_the_frameworks_guidance():
     cid = shown_id()
     _, book = report(cid)
     text = section(book, "Strengths and areas to develop")
-    prof = latest_rows("profile", cid).query(
-        "reference == 'peer_median' and peer_set == 'all' and label == 'strength'")
-    characteristic = data.family.framework.characteristic(prof.index[0])
-    assert f"### Strength: {md_escape(characteristic.name)}" in "\n".join(
+    picked = latest_rows("verdicts", cid).query(
+        "comparator == 'all' and highlight in ('strength', 'area to develop')")
+    characteristic = data.family.framework.characteristic(picked.index[0])
+    kind = "Strength" if picked["highlight"].iloc[0] == "strength" else "Area to develop"
+    assert f"### {kind}: {md_escape(characteristic.name)}" in "\n".join(
         c.source for c in book.cells if c.cell_type == "markdown")
     assert md_escape(characteristic.why_important[0]) in text
     assert md_escape(characteristic.indicators[0].seed_text) in text
@@ -569,8 +576,7 @@ def test_connection_map_hidden_for_the_small_collaboration():
     nb, book = report(small_id())
     assert not len(sector_rows(small_id()))
     assert not {"fig-network", "tbl-network", "tbl-sector-ties"} & set(nb.outputs)
-    text = section(book, "Connections across sectors")
-    assert "not shown, because fewer than 10 people responded" in text
+    assert "Connections across sectors" not in headings(book)  # the short report
     # The small collaboration's map of the previous wave is drawn from that wave's rows.
     earlier = data.waves[-2]
     nb_earlier, _ = report(small_id(), earlier)

@@ -39,12 +39,15 @@ from ..tables import Column, table_output
 from ..text import fmt_ci, fmt_int, fmt_number, fmt_percent, html_escape, plural, suppressed_text
 
 __all__ = [
-    "CHANGE_WORDS",
     "COMPARISON_WORDS",
     "MAP_MAX_SECTORS",
     "SECONDARY",
-    "TREND_WORDS",
+    "VERDICT_WORDS",
+    "band_words",
     "breakdown_frame",
+    "comparator_words",
+    "panel_frame",
+    "panel_table",
     "breakdown_table",
     "hidden_groups",
     "change_frame",
@@ -77,19 +80,20 @@ __all__ = [
     "value_modes_figure",
     "value_modes_frame",
     "value_modes_table",
+    "verdict_rows",
 ]
 
 SCALE = "mean score from 1 (strongly disagree) to 5 (strongly agree)"
-CHANGE_WORDS = {"significantly improved": "Improved", "significantly declined": "Declined",
-                "no significant change": "No clear change", "not tested": "Not tested"}
-TREND_WORDS = {"significantly improving": "Improving", "significantly declining": "Declining",
-               "no significant trend": "No clear trend", "not tested": "Not tested"}
-COMPARISON_WORDS = {"above": "Higher than peers", "in line": "In line with peers",
-                    "below": "Lower than peers"}
+COMPARISON_WORDS = {"higher": "Higher than peers", "in line": "In line with peers",
+                    "lower": "Lower than peers"}
+#: Words for a change verdict and a trend verdict of the verdict table.
+VERDICT_WORDS = {"improved": "Improved", "declined": "Declined",
+                 "no clear change": "No clear change", "improving": "Improving",
+                 "declining": "Declining", "no clear trend": "No clear trend"}
 SECONDARY = "not shown, to protect a smaller group"
 _TEXT_PATH = TextToPath()
 _PEER_COLUMNS = ("peer_n", "peer_worst", "peer_lower_quartile", "peer_median",
-                 "peer_upper_quartile", "peer_best", "comparison")
+                 "peer_upper_quartile", "peer_best")
 
 
 # -- selecting rows ------------------------------------------------------------------------------
@@ -259,11 +263,41 @@ def response_table(data: ReportData, *, collaboration: str,
 # -- the eight characteristics against peers -----------------------------------------------------
 
 @_memo
+def verdict_rows(data: ReportData, collaboration: str, wave: str, comparator: str) -> pd.DataFrame:
+    """The collaboration's rows of the library's verdict table for one wave and comparator
+    (a peer set, ``"previous"``, ``"baseline"`` or ``"trend"``), one per characteristic in
+    framework order; ``verdict`` and ``highlight`` are ``""`` where there is none."""
+    names = data.characteristic_names()
+    frame = pd.DataFrame({"characteristic": list(names)})
+    rows = rows_for(data, "verdicts", collaboration, wave)
+    columns = ["verdict", "highlight", "reference_value", "difference", "d", "estimate",
+               "ci_low", "ci_high", "reason", "items", "items_left_out", "reference_wave_id",
+               "suppressed"]
+    if len(rows):
+        rows = rows[rows["comparator"].astype(str) == comparator]
+    if not len(rows):
+        frame = frame.assign(**{c: np.nan for c in columns})
+    else:
+        frame = frame.merge(rows[["characteristic", *columns]], on="characteristic",
+                            how="left")
+    for column in ("verdict", "highlight", "reason", "items", "items_left_out"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+    frame["suppressed"] = frame["suppressed"].astype("boolean").fillna(True).astype(bool)
+    frame.loc[frame["suppressed"], ["verdict", "highlight"]] = ""
+    for column in ("reference_value", "difference", "d", "estimate", "ci_low", "ci_high"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+@_memo
 def characteristic_frame(data: ReportData, collaboration: str, wave: str,
                          peer_set: str = "all") -> pd.DataFrame:
     """One row per characteristic (framework order): the collaboration's summary (n, mean,
-    CI, band, suppressed), its peer distribution and comparison for ``peer_set``, and its
-    profile against the peer median (``deviation``, ``d``, ``label``)."""
+    CI, band, suppressed), its peer distribution for ``peer_set``, and from the library's
+    verdict table its ``verdict`` against those peers (``"higher"``, ``"in line"``,
+    ``"lower"`` or ``""``), ``highlight`` (``"strength"``, ``"area to develop"`` or ``""``)
+    and ``d`` (the difference from the peer median in standard deviations); ``favourable``
+    is the share of favourable answers."""
     names = data.characteristic_names()
     frame = pd.DataFrame({"characteristic": list(names), "name": list(names.values())})
     summary = rows_for(data, "summaries", collaboration, wave)
@@ -279,28 +313,127 @@ def characteristic_frame(data: ReportData, collaboration: str, wave: str,
     peers = rows_for(data, "peers", collaboration, wave)
     if len(peers):
         peers = peers[peers["peer_set"] == peer_set]
-        peers = peers[["characteristic", "peer_key", *_PEER_COLUMNS]].assign(
-            comparison=lambda p: p["comparison"].astype("string").astype(object))
+        peers = peers[["characteristic", "peer_key", *_PEER_COLUMNS]]
     else:
         peers = pd.DataFrame(columns=["characteristic", "peer_key", *_PEER_COLUMNS])
     frame = frame.merge(peers, on="characteristic", how="left")
-    prof = rows_for(data, "profile", collaboration, wave)
-    if len(prof):
-        prof = prof[(prof["reference"] == "peer_median") & (prof["peer_set"] == peer_set)]
-        prof = prof[["characteristic", "deviation", "d", "label"]]
+    verdicts = verdict_rows(data, collaboration, wave, peer_set)
+    frame["verdict"] = verdicts["verdict"].to_numpy()
+    frame["highlight"] = verdicts["highlight"].to_numpy()
+    frame["d"] = verdicts["d"].to_numpy()
+    frame["deviation"] = verdicts["difference"].to_numpy()
+    frame["verdict_reason"] = verdicts["reason"].to_numpy()
+    favourable = rows_for(data, "favourable", collaboration, wave)
+    if len(favourable) and "favourable_share" in favourable:
+        share = favourable.set_index("characteristic")["favourable_share"]
+        hidden = favourable.set_index("characteristic")["suppressed"].astype(
+            "boolean").fillna(True)
+        frame["favourable"] = share.where(~hidden).reindex(frame["characteristic"]).to_numpy()
     else:
-        prof = pd.DataFrame(columns=["characteristic", "deviation", "d", "label"])
-    frame = frame.merge(prof, on="characteristic", how="left")
-    frame["label"] = frame["label"].fillna("").astype(str)
+        frame["favourable"] = np.nan
     for column in ("n", "mean", "sd", "ci_low", "ci_high", "peer_n", "peer_worst",
                    "peer_lower_quartile", "peer_median", "peer_upper_quartile", "peer_best",
-                   "deviation", "d"):
+                   "deviation", "d", "favourable"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     # Belt and braces: nothing of a suppressed characteristic survives.
     hidden = frame["suppressed"].to_numpy()
-    frame.loc[hidden, ["n", "mean", "sd", "ci_low", "ci_high", "deviation", "d"]] = np.nan
-    frame.loc[hidden, "label"] = ""
+    frame.loc[hidden, ["n", "mean", "sd", "ci_low", "ci_high", "deviation", "d",
+                       "favourable"]] = np.nan
+    frame.loc[hidden, ["verdict", "highlight"]] = ""
+    frame["band"] = frame["band"].astype(object).where(~hidden & frame["band"].notna(), "")
     return frame
+
+
+#: The verdicts against peers in the panel's few words.
+PANEL_WORDS = {"higher": "Higher", "in line": "In line", "lower": "Lower"}
+
+
+def band_words(data: ReportData) -> dict[str, str]:
+    """The instrument's bands (``band`` of the summaries) with their labels and limits, e.g.
+    ``{"strength": "Strength (4.0 or more)", ...}``."""
+    bands = sorted(data.family.latest.scoring.bands, key=lambda b: -b.min)
+    words, upper = {}, None
+    for band in bands:
+        words[band.id] = (f"{band.label} ({band.min:.1f} or more)" if upper is None else
+                          f"{band.label} ({band.min:.1f} to {upper - 0.01:.2f})")
+        upper = band.min
+    return words
+
+
+def comparator_words(data: ReportData, collaboration: str, peer_set: str) -> str:
+    """Who a collaboration is compared with, for a sentence: "the programme's
+    collaborations" or e.g. "its peer group (Place-based partnerships)"."""
+    if peer_set == "all":
+        return "the programme's collaborations"
+    collab = data.collaboration(collaboration)
+    if peer_set == "peer_group":
+        name = next((g.name for g in data.programme.peer_groups if g.id == collab.peer_group),
+                    collab.peer_group)
+        return f"its peer group ({name})"
+    value = getattr(collab, peer_set, None)
+    return f"collaborations with the same {peer_set.replace('_', ' ')} ({value})"
+
+
+@_memo
+def panel_frame(data: ReportData, collaboration: str, wave: str,
+                peer_set: str = "all") -> pd.DataFrame:
+    """The first-screen panel: per characteristic the score and CI, band, favourable share,
+    the verdict against ``peer_set`` and the change since the previous wave (verdicts from
+    the library's verdict table)."""
+    frame = characteristic_frame(data, collaboration, wave, peer_set)
+    change = change_frame(data, collaboration, wave) if data.previous_wave(wave) else None
+    if change is not None and len(change):
+        frame["change"] = change["change"].to_numpy(dtype=float)
+        frame["change_verdict"] = np.where(change["suppressed"].to_numpy(), "",
+                                           change["verdict"].to_numpy())
+        frame["change_hidden"] = change["suppressed"].to_numpy()
+    else:
+        frame["change"] = np.nan
+        frame["change_verdict"] = ""
+        frame["change_hidden"] = change is not None
+    return frame
+
+
+def panel_table(data: ReportData, *, collaboration: str, wave: str,
+                peer_set: str = "all") -> TableOutput:
+    """At a glance: the eight characteristics with score, band, favourable share, the
+    verdict against peers and the change since the previous wave."""
+    frame = panel_frame(data, collaboration, wave, peer_set).copy()
+    hidden = "not shown"
+    shown = ~frame["suppressed"].to_numpy()
+    frame["score"] = [f"{fmt_number(m)} ({fmt_ci(a, b)})" if ok else hidden
+                      for m, a, b, ok in zip(frame["mean"], frame["ci_low"], frame["ci_high"],
+                                             shown, strict=True)]
+    bands = {b.id: b.label for b in data.family.latest.scoring.bands}
+    frame["band_words"] = [bands.get(b, "–") if ok else hidden
+                           for b, ok in zip(frame["band"], shown, strict=True)]
+    frame["favourable_words"] = [fmt_percent(f) if ok else hidden
+                                 for f, ok in zip(frame["favourable"], shown, strict=True)]
+    frame["against"] = [
+        hidden if not ok else (PANEL_WORDS.get(v, "Not compared") + (f": {h}" if h else ""))
+        for v, h, ok in zip(frame["verdict"], frame["highlight"], shown, strict=True)]
+    columns = [
+        Column("name", "Characteristic"),
+        Column("score", "Score (95% CI)", str, numeric=True),
+        Column("band_words", "Band", str),
+        Column("favourable_words", "Favour\u00adable", str, numeric=True),
+        Column("against", "Against peers", str),
+    ]
+    previous = data.previous_wave(wave)
+    if previous is not None:
+        frame["since"] = [
+            hidden if h else (f"{fmt_number(c, sign=True)} {VERDICT_WORDS.get(v, '').lower()}"
+                              if v else "not tested")
+            for c, v, h in zip(frame["change"], frame["change_verdict"], frame["change_hidden"],
+                               strict=True)]
+        label = _wave_labels(data).get(previous, previous)
+        columns.append(Column("since", f"Change since {label}", str))
+    download = frame[["characteristic", "name", "n", "mean", "ci_low", "ci_high", "band",
+                      "favourable", "verdict", "highlight", "change", "change_verdict",
+                      "suppressed"]]
+    # "not shown" is written in place, so no row is blanked as a whole
+    return table_output(frame.drop(columns="suppressed"), columns, threshold=data.threshold,
+                        data=download, css_class="cs-table cs-panel")
 
 
 def peers_figure(data: ReportData, *, collaboration: str, wave: str,
@@ -338,8 +471,7 @@ def peers_figure(data: ReportData, *, collaboration: str, wave: str,
                 ax.text((low + high) / 2, yi, suppressed_text(data.threshold), ha="center",
                         va="center", color=COLOURS["muted"], fontsize=9, style="italic")
                 continue
-            words = COMPARISON_WORDS.get(row.comparison, "") if isinstance(row.comparison,
-                                                                            str) else ""
+            words = COMPARISON_WORDS.get(row.verdict, "")
             ax.text(1.02, yi, f"{fmt_number(row.mean)}\n{words.lower()}", transform=trans,
                     va="center", ha="left", fontsize=8.5, color=COLOURS["ink"], clip_on=False)
         ax.set_yticks(y, [_wrap(n, 30) for n in frame["name"]], fontsize=9)
@@ -352,7 +484,7 @@ def peers_figure(data: ReportData, *, collaboration: str, wave: str,
         alt = _peers_alt(frame, data.threshold)
         data_frame = frame[["characteristic", "name", "n", "mean", "ci_low", "ci_high",
                             "peer_n", "peer_worst", "peer_lower_quartile", "peer_median",
-                            "peer_upper_quartile", "peer_best", "comparison", "suppressed"]]
+                            "peer_upper_quartile", "peer_best", "verdict", "suppressed"]]
         return figure_output(fig, alt=alt, data=data_frame)
 
 
@@ -406,12 +538,13 @@ def _peers_alt(frame: pd.DataFrame, threshold: int) -> str:
     bottom = shown.loc[shown["mean"].idxmin()]
     text = (f" Highest score: {top['name']} ({fmt_number(top['mean'])}); lowest: "
             f"{bottom['name']} ({fmt_number(bottom['mean'])}).")
-    for key, words in (("above", "Higher than peers on"), ("below", "Lower than peers on")):
-        names = shown.loc[shown["comparison"] == key, "name"].tolist()
+    for key, words in (("higher", "Higher than peers on"), ("lower", "Lower than peers on")):
+        names = shown.loc[shown["verdict"] == key, "name"].tolist()
         if names:
             text += f" {words}: {'; '.join(names)}."
-    if not (shown["comparison"].isin(["above", "below"])).any():
-        text += " In line with peers on every characteristic shown."
+    level = shown.loc[shown["verdict"] == "in line", "name"].tolist()
+    if level:
+        text += f" In line with peers on: {'; '.join(level)}."
     if len(shown) < len(frame):
         text += f" Not shown ({suppressed_text(threshold)}): " + "; ".join(
             frame.loc[frame["suppressed"], "name"]) + "."
@@ -429,10 +562,11 @@ def peers_table(data: ReportData, *, collaboration: str, wave: str,
     frame["range"] = [fmt_ci(a, b) for a, b in zip(frame["peer_worst"], frame["peer_best"],
                                                    strict=True)]
     frame["compared"] = [COMPARISON_WORDS.get(c, "–") if isinstance(c, str) else "–"
-                         for c in frame["comparison"]]
+                         for c in frame["verdict"]]
     download = frame[["characteristic", "name", "n", "mean", "ci_low", "ci_high", "peer_n",
                       "peer_median", "peer_lower_quartile", "peer_upper_quartile", "peer_worst",
-                      "peer_best", "comparison", "suppressed", "suppressed_reason"]]
+                      "peer_best", "verdict", "highlight", "band", "favourable", "suppressed",
+                      "suppressed_reason"]]
     return table_output(frame, [
         Column("name", "Characteristic", keep_when_suppressed=True),
         Column("n", "Responses", fmt_int, numeric=True),
@@ -444,6 +578,10 @@ def peers_table(data: ReportData, *, collaboration: str, wave: str,
         Column("range", "Lowest to highest peer", numeric=True, keep_when_suppressed=True),
         Column("compared", "Compared with peers"),
     ], threshold=data.threshold, data=download)
+
+
+def _word_for(row: Any) -> str:
+    return row.highlight or (row.verdict if row.verdict in ("higher", "lower") else "")
 
 
 # -- profile -------------------------------------------------------------------------------------
@@ -459,15 +597,14 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
     style = {"strength": (COLOURS["good"], "///", MARKERS["good"]),
              "area to develop": (COLOURS["bad"], "\\\\\\", MARKERS["bad"]),
              "": (COLOURS["grid"], "", MARKERS["neutral"])}
-    words = [fmt_number(v, sign=True) + (f"  {label}" if label else "")
-             for v, label in zip(d, frame["label"], strict=True)]
+    words = [fmt_number(row.d, sign=True) + (f"  {_word_for(row)}" if _word_for(row) else "")
+             for row in frame.itertuples()]
     shown = np.isfinite(d) & ~frame["suppressed"].to_numpy()
     rows = np.flatnonzero(shown)
     limit, inside = _profile_limits(np.abs(d[rows]), [_text_width(words[i], 8.5) for i in rows])
     inside_rows = dict(zip(rows, inside, strict=True))
     with figure(7.4, 0.48 * n_rows + 1.3) as (fig, ax):
         ax.set_axisbelow(True)
-        ax.axvspan(-0.2, 0.2, color=COLOURS["band"], zorder=0, lw=0)
         ax.axvline(0, color=COLOURS["ink"], lw=0.8, zorder=1)
         pad = _PROFILE_PAD * 2 * limit / _PROFILE_WIDTH  # inches to data units
         for i, (yi, row) in enumerate(zip(y, frame.itertuples(), strict=True)):
@@ -476,9 +613,9 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
                         else "no peer comparison", ha="center", va="center", fontsize=9,
                         color=COLOURS["muted"], style="italic")
                 continue
-            colour, hatch, _ = style.get(row.label, style[""])
+            colour, hatch, _ = style.get(row.highlight, style[""])
             ax.barh(yi, row.d, height=0.6, color=colour, hatch=hatch,
-                    edgecolor=COLOURS["ink"] if row.label else COLOURS["muted"], lw=0.6,
+                    edgecolor=COLOURS["ink"] if row.highlight else COLOURS["muted"], lw=0.6,
                     zorder=2)
             # Beyond the bar's end when there is room before the axis edge; otherwise inside
             # it, on a white box (ink on white whatever the bar's colour and hatching).
@@ -497,24 +634,25 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
         ax.grid(axis="y", visible=False)
         ax.tick_params(axis="y", length=0)
         ax.set_xlabel("Difference from the peer median, in standard deviations\n"
-                      "(shaded: less than 0.2 either way, smaller than a small difference)",
-                      fontsize=9)
+                      "(\"higher\" and \"lower\": the 95% confidence interval excludes the "
+                      "peer median)", fontsize=9)
         ax.text(-limit + 0.05, n_rows - 0.45, "\u2190 lower than peers", ha="left",
                 va="bottom", fontsize=8, color=COLOURS["muted"])
         ax.text(limit - 0.05, n_rows - 0.45, "higher than peers \u2192", ha="right",
                 va="bottom", fontsize=8, color=COLOURS["muted"])
         _legend(fig, [
             Patch(facecolor=COLOURS["good"], hatch="///", edgecolor=COLOURS["ink"],
-                  label="Strength relative to peers"),
+                  label="Strength"),
             Patch(facecolor=COLOURS["bad"], hatch="\\\\\\", edgecolor=COLOURS["ink"],
-                  label="Area to develop relative to peers"),
-            Patch(facecolor=COLOURS["grid"], edgecolor=COLOURS["muted"], label="Not labelled"),
+                  label="Area to develop"),
+            Patch(facecolor=COLOURS["grid"], edgecolor=COLOURS["muted"],
+                  label="Neither (in line, or a smaller significant difference)"),
         ], 3)
         _fixed_layout(fig, left=2.45, right=0.15, top=0.1, bottom=0.95)
         alt = _profile_alt(frame, data.threshold)
         return figure_output(fig, alt=alt, data=frame[["characteristic", "name", "mean",
                                                        "peer_median", "deviation", "d",
-                                                       "label", "suppressed"]])
+                                                       "verdict", "highlight", "suppressed"]])
 
 
 #: Width of the profile's plotting area, the gap between a bar and its label and the margin
@@ -578,13 +716,13 @@ def _profile_alt(frame: pd.DataFrame, threshold: int) -> str:
     parts = []
     for label, words in (("strength", "Strengths relative to peers"),
                          ("area to develop", "Areas to develop relative to peers")):
-        rows = frame[frame["label"] == label]
+        rows = frame[frame["highlight"] == label]
         if len(rows):
             parts.append(f"{words}: " + "; ".join(
                 f"{r.name} ({fmt_number(r.d, sign=True)})" for r in rows.itertuples()) + ".")
     if not parts:
-        parts.append("No characteristic differs from the peer median by 0.2 standard "
-                     "deviations or more among the two highest and two lowest.")
+        parts.append("No characteristic is significantly higher or lower than the peer "
+                     "median, so none is called a strength or an area to develop.")
     return base + " " + " ".join(parts)
 
 
@@ -594,24 +732,29 @@ def _profile_alt(frame: pd.DataFrame, threshold: int) -> str:
 def change_frame(data: ReportData, collaboration: str, wave: str,
                  comparison: str = "previous") -> pd.DataFrame:
     """Change per characteristic (framework order) between the reference wave and ``wave``:
-    ``mean_1`` (reference wave), ``mean_2`` (this wave), ``change`` and CI, ``words``."""
+    ``mean_1`` (reference wave), ``mean_2`` (this wave), ``change`` and CI, and from the
+    verdict table ``verdict`` and ``words``; ``items`` (``"all"`` or ``"comparable"``) and
+    ``items_left_out`` say which questions the change rests on."""
     names = data.characteristic_names()
     frame = pd.DataFrame({"characteristic": list(names), "name": list(names.values())})
     rows = rows_for(data, "change", collaboration, wave)
     columns = ["characteristic", "reference_wave_id", "mean_1", "mean_2", "change", "ci_low",
-               "ci_high", "p_value", "label", "caveat", "n_smaller", "suppressed",
-               "suppressed_reason"]
+               "ci_high", "p_value", "caveat", "n_smaller", "items", "items_left_out",
+               "suppressed", "suppressed_reason"]
     if len(rows):
         rows = rows[rows["comparison"] == comparison]
     if not len(rows):
-        return frame.iloc[0:0].assign(**{c: [] for c in columns[1:]})
+        return frame.iloc[0:0].assign(**{c: [] for c in [*columns[1:], "verdict", "words"]})
     frame = frame.merge(rows[[c for c in columns if c in rows.columns]], on="characteristic",
                         how="left")
     frame["suppressed"] = frame["suppressed"].fillna(True).astype(bool)
-    frame["label"] = frame["label"].fillna("").astype(str)
-    frame.loc[frame["suppressed"], "label"] = ""
-    frame["words"] = [CHANGE_WORDS.get(x, x) for x in frame["label"]]
-    frame["caveat"] = frame.get("caveat", pd.Series("", index=frame.index)).fillna("").astype(str)
+    verdicts = verdict_rows(data, collaboration, wave, comparison)
+    frame["verdict"] = np.where(frame["suppressed"], "", verdicts["verdict"].to_numpy())
+    frame["words"] = [VERDICT_WORDS.get(x, "Not tested" if x == "" else x)
+                      for x in frame["verdict"]]
+    for column in ("caveat", "items", "items_left_out"):
+        frame[column] = (frame[column] if column in frame else pd.Series("", index=frame.index)
+                         ).astype(object).where(lambda c: c.notna(), "").astype(str)
     return frame
 
 
@@ -633,8 +776,8 @@ def change_table(data: ReportData, *, collaboration: str, wave: str) -> TableOut
     if (frame["caveat"] != "").any():
         columns.append(Column("caveat", "Note"))
     download = frame[["characteristic", "name", "reference_wave_id", "mean_1", "mean_2",
-                      "change", "ci_low", "ci_high", "p_value", "label", "caveat",
-                      "suppressed", "suppressed_reason"]]
+                      "change", "ci_low", "ci_high", "p_value", "verdict", "items",
+                      "items_left_out", "caveat", "suppressed", "suppressed_reason"]]
     return table_output(frame, columns, threshold=data.threshold, data=download)
 
 
@@ -756,22 +899,24 @@ def _trend_alt(data: ReportData, frame: pd.DataFrame, collaboration: str) -> str
 
 @_memo
 def trend_table_frame(data: ReportData, collaboration: str, wave: str) -> pd.DataFrame:
-    """Per characteristic: the slope per wave across every wave, its CI and plain words
-    (empty words when there is no trend estimate or it is suppressed)."""
+    """Per characteristic: the slope per wave across every wave, its CI and the verdict
+    table's words (empty words when there is no trend estimate or it is suppressed; trends
+    are estimated for the latest wave only)."""
     names = data.characteristic_names()
     frame = pd.DataFrame({"characteristic": list(names), "name": list(names.values())})
     rows = rows_for(data, "trends", collaboration)
     if len(rows) and wave == data.latest_wave:
-        frame = frame.merge(rows[["characteristic", "slope", "ci_low", "ci_high", "label",
+        frame = frame.merge(rows[["characteristic", "slope", "ci_low", "ci_high",
                                   "n_waves", "suppressed"]], on="characteristic", how="left")
+        verdicts = verdict_rows(data, collaboration, wave, "trend")
+        frame["verdict"] = verdicts["verdict"].to_numpy()
     else:
-        frame = frame.assign(slope=np.nan, ci_low=np.nan, ci_high=np.nan, label="",
+        frame = frame.assign(slope=np.nan, ci_low=np.nan, ci_high=np.nan, verdict="",
                              n_waves=np.nan, suppressed=False)
     frame["suppressed"] = frame["suppressed"].fillna(False).astype(bool)
-    frame["label"] = frame["label"].fillna("").astype(str)
     frame.loc[frame["suppressed"], ["slope", "ci_low", "ci_high"]] = np.nan
-    frame.loc[frame["suppressed"], "label"] = ""
-    frame["words"] = [TREND_WORDS.get(x, x) for x in frame["label"]]
+    frame.loc[frame["suppressed"], "verdict"] = ""
+    frame["words"] = [VERDICT_WORDS.get(x, "") for x in frame["verdict"]]
     return frame
 
 
@@ -797,7 +942,7 @@ def trend_table(data: ReportData, *, collaboration: str, wave: str,
     wide["words"] = [hidden if s else (w or "–")
                      for s, w in zip(trends["suppressed"], trends["words"], strict=True)]
     download = download.assign(trend_per_wave=trends["slope"], trend_ci_low=trends["ci_low"],
-                               trend_ci_high=trends["ci_high"], trend_label=trends["label"],
+                               trend_ci_high=trends["ci_high"], trend_verdict=trends["verdict"],
                                trend_suppressed=trends["suppressed"])
     labels = _wave_labels(data)
     columns = [Column("name", "Characteristic")]
