@@ -27,15 +27,22 @@ def sim():
     return simulate_programme(seed=21, n_collaborations=4, n_waves=1)
 
 
-@pytest.mark.parametrize("fmt", sorted(EXPORT_FORMATS))
-def test_a_simulated_wave_survives_export_and_ingest(sim, fmt, tmp_path):
-    path, mapping_path = write_wave_export(sim, "2025-03", fmt, tmp_path)
+def _export_and_ingest(sim, fmt, folder):
+    """Write wave 2025-03 as a ``fmt`` export, read it back and convert it with the mapping
+    written beside it (every response kept, however incomplete)."""
+    path, mapping_path = write_wave_export(sim, "2025-03", fmt, folder)
     assert detect_format(path) == fmt
-    options = {"dictionary": tmp_path / "2025-03-redcap-dictionary.csv"} if fmt == "redcap" else {}
+    options = {"dictionary": folder / "2025-03-redcap-dictionary.csv"} if fmt == "redcap" else {}
     raw = read_export(path, **options)
     mapping = load_mapping(mapping_path, family=sim.instrument)
     result = convert_export(raw, mapping, sim.instrument, sim.programme, wave_id="2025-03",
                             secret=SECRET, min_completion=0.0)
+    return mapping, result
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPORT_FORMATS))
+def test_a_simulated_wave_survives_export_and_ingest(sim, fmt, tmp_path):
+    _, result = _export_and_ingest(sim, fmt, tmp_path)
     report = result.report
     assert report.rows_read == len(sim.data.respondents) == report.rows_accepted
     assert sum(report.rows_quarantined.values()) == 0
@@ -74,6 +81,33 @@ def test_a_simulated_wave_survives_export_and_ingest(sim, fmt, tmp_path):
     assert len(want) > 0
     assert set(map(tuple, want.to_numpy())) == set(map(tuple, have.to_numpy()))
     assert len(have) == len(want)
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPORT_FORMATS))
+def test_the_main_way_of_creating_value_survives_export_and_ingest(sim, fmt, tmp_path):
+    # The single choice behind the reports' agreement section: the proposal finds its column
+    # (by the instrument's question text, or in REDCap, whose text fields are labelled with
+    # their field name, by the words "main value"), and every answer and blank comes back.
+    mapping, result = _export_and_ingest(sim, fmt, tmp_path)
+    report = result.report
+    assert report.rows_read == report.rows_accepted + sum(report.rows_quarantined.values())
+    assert report.rows_read == len(sim.data.respondents)
+    targets = [(r.kind, r.target) for r in mapping.columns.values()]
+    assert targets.count(("profile", "main_value_mode")) == 1
+
+    def main_modes(respondents, ids):
+        modes = pd.Series(respondents["main_value_mode"].astype(object).to_numpy(),
+                          index=pd.Index(ids, name="respondent_id"), name="main_value_mode")
+        return modes.where(modes.notna(), None).sort_index()
+
+    simulated = sim.data.respondents
+    want = main_modes(simulated, pseudonymise(simulated["respondent_id"].to_numpy(),
+                                              secret=SECRET, programme_id=sim.programme.id))
+    have = main_modes(result.data.respondents,
+                      result.data.respondents["respondent_id"].astype(str).to_numpy())
+    assert 0 < want.isna().sum() < len(want), "the simulated wave should have blanks and answers"
+    assert have.isna().sum() == want.isna().sum()
+    pd.testing.assert_series_equal(have, want)
 
 
 @pytest.mark.parametrize("fmt", ["qualtrics", "surveymonkey", "redcap"])

@@ -42,6 +42,9 @@ SELECT_COLUMNS = {
 }
 PROFILE = ["respondent_id", "collaboration_id", "partner_id", "sector", "role",
            "months_involved", "completed", "submitted_at"]
+#: The single-choice question "main way of creating value", written as one column of option
+#: ids (blank where the respondent did not answer it) under the instrument version's text.
+MAIN_VALUE_MODE = "main_value_mode"
 
 
 def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: str | Path,
@@ -51,7 +54,8 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
     Returns the export's path and the mapping file's path (``<export>.mapping.yaml``). Item
     answers are written as the platform would (codes for Qualtrics, REDCap and SPSS, with -1
     and -2 for "don't know" and "not applicable"; answer labels for SurveyMonkey and the
-    Forms); profile answers as ids; the respondent id as a column the mapping links on.
+    Forms); profile answers and the main way of creating value as ids (blank where not
+    answered); the respondent id as a column the mapping links on.
     """
     check_option("fmt", fmt, EXPORT_FORMATS)
     folder = Path(folder)
@@ -65,7 +69,15 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     for question in SELECT_COLUMNS:  # multi-selects as one column of ";"-separated ids
         frame[question] = _joined_selections(data, question, frame["respondent_id"])
+    # The main way of creating value, asked right after the ways chosen (as the instrument
+    # orders them).
+    main = wide[MAIN_VALUE_MODE].astype(object)
+    frame.insert(frame.columns.get_loc("value_modes") + 1, MAIN_VALUE_MODE,
+                 main.where(main.notna(), None))
     questions = {i.id: i.text for i in version.items}
+    # The questions other than items, by the texts the exports show.
+    other_questions = {**SELECT_COLUMNS,
+                       MAIN_VALUE_MODE: version.questions[MAIN_VALUE_MODE].text}
     # Platforms that export only questions get the profile as questions too, and the
     # respondent's reference from the invitation (the link across waves) as one.
     profile_questions = {
@@ -75,7 +87,7 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
         "sector": version.profile["sector"].text,
         "role": version.profile["role"].text,
         "months_involved": version.profile["months_involved"].text,
-        **SELECT_COLUMNS,
+        **other_questions,
     }
     labels = {o.code: o.label for o in version.scale.options}
     labels.update({m.code: m.label for m in version.scale.missing})
@@ -83,7 +95,7 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
     if fmt == "qualtrics":
         from .qualtrics import write_qualtrics
 
-        write_qualtrics(frame, path, questions={**questions, **SELECT_COLUMNS},
+        write_qualtrics(frame, path, questions={**questions, **other_questions},
                         personal=personal)
     elif fmt == "surveymonkey":
         from .surveymonkey import write_surveymonkey
@@ -108,7 +120,7 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
     else:
         from .spss import write_spss
 
-        write_spss(_spss_frame(frame), path, variable_labels={**questions, **SELECT_COLUMNS},
+        write_spss(_spss_frame(frame), path, variable_labels={**questions, **other_questions},
                    value_labels={i: labels for i in version.item_ids},
                    missing_codes={i: [-1, -2] for i in version.item_ids})
     options = {"dictionary": folder / f"{wave_id}-redcap-dictionary.csv"} if fmt == "redcap" else {}
@@ -140,7 +152,7 @@ def _spss_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out["submitted_at"] = out["submitted_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     for column in ("respondent_id", "collaboration_id", "partner_id", "sector", "role",
-                   *SELECT_COLUMNS):
+                   *SELECT_COLUMNS, MAIN_VALUE_MODE):
         out[column] = out[column].fillna("").astype(str)
     return out
 
