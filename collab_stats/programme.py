@@ -7,6 +7,7 @@ A programme is defined in one YAML file::
       name: Better Together programme
       instrument: collaboration-indicators
       disclosure_threshold: 10
+      comparator: programme           # or peer_group: who reports compare a collaboration with
     peer_groups:
       - {id: place-based, name: Place-based partnerships}
     collaborations:
@@ -46,6 +47,7 @@ from .instrument.model import InstrumentFamily
 
 __all__ = [
     "COLLABORATION_TYPES",
+    "COMPARATORS",
     "Collaboration",
     "PartnerOrganisation",
     "PeerGroup",
@@ -56,6 +58,11 @@ __all__ = [
     "parse_programme",
     "programme_to_dict",
 ]
+
+#: The comparators a programme file may name (``programme.comparator``), and the peer set
+#: of :mod:`collab_stats.peers` each means.
+COMPARATORS: dict[str, str] = {"programme": "all", "peer_group": "peer_group"}
+COMPARATOR_NAMES: dict[str, str] = {v: k for k, v in COMPARATORS.items()}
 
 #: Kinds of collaboration the programme model knows.
 COLLABORATION_TYPES: tuple[str, ...] = (
@@ -128,6 +135,9 @@ class Programme:
     peer_groups: tuple[PeerGroup, ...]
     collaborations: tuple[Collaboration, ...]
     waves: tuple[Wave, ...]
+    #: Who the reports compare a collaboration with: ``"all"`` (the programme's
+    #: collaborations, ``comparator: programme`` in the file) or ``"peer_group"``.
+    comparator: str = "all"
 
     @property
     def wave_ids(self) -> tuple[str, ...]:
@@ -183,6 +193,12 @@ def parse_programme(
     threshold = c.field(head, "disclosure_threshold", "programme", int, required=False, default=10)
     if threshold < 1:
         c.add("programme.disclosure_threshold", f"must be at least 1, got {threshold}")
+    comparator_text = c.field(head, "comparator", "programme", str, required=False,
+                              default="programme")
+    comparator = COMPARATORS.get(str(comparator_text).replace("-", "_"))
+    if comparator is None:
+        c.add("programme.comparator", f"must be one of {', '.join(COMPARATORS)}, got "
+              f"{comparator_text!r}")
     instrument_id = c.identifier(head, "instrument", "programme")
     if instrument is not None and instrument_id and instrument_id != instrument.id:
         c.add("programme.instrument", f"{instrument_id!r} does not match the instrument "
@@ -212,6 +228,7 @@ def parse_programme(
         id=programme_id, name=name,
         instrument=instrument_id, disclosure_threshold=threshold,
         peer_groups=tuple(peer_groups), collaborations=tuple(collaborations), waves=tuple(waves),
+        comparator=comparator or "all",
     )
 
 
@@ -299,7 +316,9 @@ def programme_to_dict(programme: Programme) -> dict[str, Any]:
     return {
         "programme": {"id": programme.id, "name": programme.name,
                       "instrument": programme.instrument,
-                      "disclosure_threshold": programme.disclosure_threshold},
+                      "disclosure_threshold": programme.disclosure_threshold,
+                      **({"comparator": COMPARATOR_NAMES[programme.comparator]}
+                         if programme.comparator != "all" else {})},
         "peer_groups": [{"id": g.id, "name": g.name} for g in programme.peer_groups],
         "collaborations": [
             {"id": c.id, "name": c.name, "type": c.type, "region": c.region,

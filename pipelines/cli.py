@@ -300,19 +300,19 @@ def format_analysis(psychometrics, benchmark) -> str:
     justified = agg["verdict"].str.startswith("Justified").sum()
     lines.append(f"Collaboration means justified (ICC, rwg) in {justified} of {len(agg)} "
                  "wave x characteristic cells.")
-    peers = benchmark.peers[benchmark.peers["peer_set"] == "all"]
-    last = peers[peers["wave_id"].astype(str) == str(list(psychometrics.reliability["wave_id"])[-1])]
-    counts = last["comparison"].value_counts()
-    lines.append(f"Latest wave against all peers: {counts.get('above', 0)} above, "
-                 f"{counts.get('in line', 0)} in line, {counts.get('below', 0)} below "
-                 "(collaboration x characteristic, 95% funnel limits).")
-    change = benchmark.change
-    if len(change):
-        shown = change[~change["suppressed"]]
-        labels = shown["label"].value_counts()
-        lines.append(f"Change between waves: {labels.get('significantly improved', 0)} significant "
-                     f"improvements, {labels.get('significantly declined', 0)} declines, "
-                     f"{labels.get('no significant change', 0)} no significant change.")
+    verdicts = benchmark.verdicts
+    if len(verdicts):
+        latest = verdicts["wave_id"].astype(str) == str(
+            list(psychometrics.reliability["wave_id"])[-1])
+        last = verdicts[latest & (verdicts["comparator"] == "all")]
+        counts = last["verdict"].value_counts()
+        lines.append(f"Latest wave against the programme: {counts.get('higher', 0)} higher, "
+                     f"{counts.get('in line', 0)} in line, {counts.get('lower', 0)} lower "
+                     "(collaboration x characteristic, 95% interval against the peer median).")
+        change = verdicts[verdicts["comparator_kind"] == "change"]["verdict"].value_counts()
+        lines.append(f"Change between waves: {change.get('improved', 0)} improved, "
+                     f"{change.get('declined', 0)} declined, "
+                     f"{change.get('no clear change', 0)} no clear change.")
     hidden = benchmark.summaries["suppressed"].sum()
     lines.append(f"Disclosure control: {hidden} of {len(benchmark.summaries)} collaboration "
                  f"figures hidden (fewer than {benchmark.threshold} responses).")

@@ -95,9 +95,15 @@ def add_parsers(sub) -> None:
         epilog="examples:\n"
         "  collab report                        the latest analysed wave\n"
         "  collab report --wave 2025-09 --pdf\n"
+        "  collab report --comparator peer-group  compare each collaboration with its peer group\n"
         "  collab report -w my-programme --dask",
         formatter_class=_RAW)
     report.add_argument("--wave", default=None, help="wave reported on (default: the latest)")
+    report.add_argument("--comparator", choices=("programme", "peer-group"), default=None,
+                        help="who each collaboration is compared with: every collaboration of "
+                        "the programme, or its peer group (default: the programme file's "
+                        "'comparator', else programme); a peer group with too few "
+                        "collaborations falls back to the programme, and the report says so")
     _report_options(report)
     report.set_defaults(handler=run_report)
 
@@ -429,6 +435,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     pdf = resolve_pdf(args.pdf)
     dask = bool(args.dask or args.dask_address)
+    comparator = {None: None, "programme": "all", "peer-group": "peer_group"}[args.comparator]
     _say(f"Building the reports on {engine}...")
     expected = {"reports": report_steps(len(programme.collaborations), pdf)}
     from .environment import start_embedded_server
@@ -439,9 +446,9 @@ def run_report(args: argparse.Namespace) -> int:
     with quiet_run_errors(), terminal_progress("reports", expected=expected):
         if dask:
             index = render_reports(ws.root, args.wave, pdf=pdf, dask=True,
-                                   dask_address=args.dask_address)
+                                   dask_address=args.dask_address, comparator=comparator)
         else:
-            index = rebuild_reports(ws.root, args.wave, pdf=pdf)
+            index = rebuild_reports(ws.root, args.wave, pdf=pdf, comparator=comparator)
     wave = args.wave or analysed[-1]
     print(f"Reports of wave {wave} ({'HTML and PDF' if pdf else 'HTML'}): {index}")
     return ExitCode.OK

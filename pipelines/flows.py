@@ -130,6 +130,9 @@ def _reject(ws: Workspace, path: Path, reason: str) -> None:
 
 @flow(name="rebuild-reports", flow_run_name="rebuild-reports")
 def rebuild_reports(workspace: Path, wave: str | None = None, pdf: bool | None = None,
-                    dask: bool = False, dask_address: str | None = None) -> str:
-    """Render the report site again from the workspace's tables."""
-    return render_reports(workspace, wave, pdf=pdf, dask=dask, dask_address=dask_address)
+                    dask: bool = False, dask_address: str | None = None,
+                    comparator: str | None = None) -> str:
+    """Render the report site again from the workspace's tables (``comparator``: ``"all"``
+    or ``"peer_group"``; default: the programme file's)."""
+    return render_reports(workspace, wave, pdf=pdf, dask=dask, dask_address=dask_address,
+                          comparator=comparator)

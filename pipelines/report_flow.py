@@ -51,21 +51,23 @@ def report_data(workspace: Path) -> ReportData:
 
 
 @task(name="build-report-site", **IO_RETRIES)
-def build_reports(workspace: Path, wave: str | None, pdf: bool, workers: int) -> SiteResult:
+def build_reports(workspace: Path, wave: str | None, pdf: bool, workers: int,
+                  comparator: str | None = None) -> SiteResult:
     """Every report, on ``workers`` local processes."""
     ws = Workspace.at(workspace)
     return build_site(report_data(ws.root), ws.reports, wave=wave, pdf=pdf, workers=workers,
-                      progress=progress.current())
+                      progress=progress.current(), comparator=comparator)
 
 
 @task(name="render-collaboration-report", **IO_RETRIES)
 def render_collaboration(workspace: Path, collaboration: str, relpath: str,
-                         wave: str | None) -> list[str]:
+                         wave: str | None, comparator: str | None = None) -> list[str]:
     """One collaboration's report (notebook, HTML, CSV downloads)."""
     ws = Workspace.at(workspace)
     data = report_data(ws.root)
     files, downloads = write_collaboration_page(data, ws.reports, collaboration, relpath,
-                                                wave=wave or data.latest_wave)
+                                                wave=wave or data.latest_wave,
+                                                comparator=comparator)
     return [str(p) for p in [*files, *downloads]]
 
 
@@ -80,9 +82,11 @@ def render_programme_pages(workspace: Path, wave: str | None, links: dict[str, s
 
 
 @flow(name="render-collaboration-reports")
-def render_collaborations(workspace: Path, links: dict[str, str], wave: str | None) -> list[str]:
+def render_collaborations(workspace: Path, links: dict[str, str], wave: str | None,
+                          comparator: str | None = None) -> list[str]:
     """One task per collaboration, on the flow's task runner (Dask when asked)."""
-    futures = render_collaboration.map(workspace, list(links), list(links.values()), wave)
+    futures = render_collaboration.map(workspace, list(links), list(links.values()), wave,
+                                       comparator)
     return [path for future in futures for path in future.result()]
 
 
@@ -100,11 +104,12 @@ def dask_runner(address: str | None, workers: int):
 @flow(name="render-reports", flow_run_name="reports-{wave}")
 def render_reports(workspace: Path, wave: str | None = None, pdf: bool | None = None,
                    workers: int = 2, dask: bool = False,
-                   dask_address: str | None = None) -> str:
+                   dask_address: str | None = None, comparator: str | None = None) -> str:
     """Build the report site of the workspace into ``reports/`` and return its index.
 
     ``pdf``: None makes PDFs when Chromium is installed. ``dask`` / ``dask_address``: render
-    the collaboration reports as Dask tasks (see the module documentation)."""
+    the collaboration reports as Dask tasks (see the module documentation). ``comparator``:
+    ``"all"`` or ``"peer_group"`` (default: the programme file's)."""
     ws = Workspace.at(workspace).check()
     if pdf is None:
         pdf = find_chromium() is not None
@@ -112,10 +117,10 @@ def render_reports(workspace: Path, wave: str | None = None, pdf: bool | None = 
     if dask or address:
         links = plan_links(report_data(ws.root))
         render_collaborations.with_options(task_runner=dask_runner(address, workers))(
-            ws.root, links, wave)
+            ws.root, links, wave, comparator)
         site = render_programme_pages(ws.root, wave, links, pdf)
     else:
-        site = build_reports(ws.root, wave, pdf, workers)
+        site = build_reports(ws.root, wave, pdf, workers, comparator)
     index = site.index.resolve()
     create_link_artifact(key="report-index", link=index.as_uri(),
                          link_text="Benchmark reports (index)",

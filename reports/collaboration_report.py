@@ -16,7 +16,7 @@ respondents are neither drawn nor written: the text says "fewer than N responses
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ SECTIONS = (
     "Connections across sectors",
     "Results by sector and role",
     "Notes on the figures",
+    "Appendix: detailed tables",
 )
 #: The sections of a short report, for a collaboration with nothing shown in the wave.
 SHORT_SECTIONS = (SECTIONS[0], SECTIONS[1], SECTIONS[10])
@@ -66,6 +67,7 @@ class _Context:
     name_plain: str = ""  # unescaped, for captions (escaped when rendered)
     label_plain: str = ""
     fallback: str = ""  # the comparator asked for, when it had too few peers
+    appendix: list = field(default_factory=list)  # (function, label, caption, kwargs)
 
     @property
     def hidden(self) -> str:
@@ -129,7 +131,7 @@ def build_collaboration_report(data: ReportData, collaboration_id: str, *,
     # A collaboration with nothing shown gets a short report that says why: no empty
     # sections, no tables of "not shown".
     sections = ((_summary, _responses, _peers, _profile, _strengths, _change, _items,
-                 _value_modes, _network, _breakdowns, _notes) if status == "shown"
+                 _value_modes, _network, _breakdowns, _notes, _appendix) if status == "shown"
                 else (_summary, _responses, _notes))
     for section in sections:
         section(nb, ctx)
@@ -447,8 +449,8 @@ def _change(nb: ReportNotebook, ctx: _Context) -> None:
         nb.output(out.trend_figure, data, label="fig-trend",
                   caption="Mean score of each characteristic in each wave, with 95% confidence "
                   "intervals.", **ctx.kwargs)
-    nb.output(out.trend_table, data, label="tbl-trend",
-              caption="Mean score in each wave and the trend per wave.", **ctx.kwargs)
+    ctx.appendix.append((out.trend_table, "tbl-trend",
+                         "Mean score in each wave and the trend per wave.", ctx.kwargs))
 
 
 def _change_basis(ctx: _Context, frame: pd.DataFrame, previous: str) -> str:
@@ -511,16 +513,19 @@ def _items(nb: ReportNotebook, ctx: _Context) -> None:
         "numbers are the shares disagreeing and agreeing. \"Don't know\" answers are left out "
         f"of the shares and given in @tbl-items. A question answered by fewer than "
         f"{data.threshold} people is not shown. Some questions are worded negatively (marked "
-        "*reverse-worded*): for them, disagreeing is the favourable answer.", key="items")
+        "*reverse-worded*): for them, disagreeing is the favourable answer, and the colours are "
+        "swapped so that a favourable answer always has the same colour. @tbl-items also gives "
+        "the share of favourable answers of the programme's collaborations (worst, median and "
+        "best of those with enough answers).", key="items")
     for g in groups:
         nb.heading(md_escape(g.name), 3, key=f"h-items-{g.id}")
         nb.output(out.items_figure, data, label=f"fig-items-{g.id}",
-                  caption=f"Answers to the questions on {g.name.lower()}.", **ctx.kwargs,
+                  caption=f"Answers to the questions on {g.name.lower()}.", collaboration=ctx.collaboration, wave=ctx.wave,
                   group=g.id)
-    nb.heading("All questions", 3, key="h-items-table")
-    nb.output(out.items_table, data, label="tbl-items",
-              caption="Answers to every question, as shares of those answering.",
-              collaboration=ctx.collaboration, wave=ctx.wave)
+    ctx.appendix.append((out.items_table, "tbl-items",
+                         "Answers to every question, as shares of those answering, with the "
+                         "peers' favourable shares.",
+                         {"collaboration": ctx.collaboration, "wave": ctx.wave}))
 
 
 # -- 8. ways of creating value -------------------------------------------------------------------
@@ -703,9 +708,9 @@ def _sector_map(nb: ReportNotebook, ctx: _Context) -> None:
     nb.output(out.network_figure, data, label="fig-network",
               caption="Connection map: connections named between and within the sectors of "
               "the partner organisations.", collaboration=ctx.collaboration, wave=ctx.wave)
-    nb.output(out.sector_ties_table, data, label="tbl-sector-ties",
-              caption="Connections named between and within sectors, of those possible.",
-              collaboration=ctx.collaboration, wave=ctx.wave)
+    ctx.appendix.append((out.sector_ties_table, "tbl-sector-ties",
+                         "Connections named between and within sectors, of those possible.",
+                         {"collaboration": ctx.collaboration, "wave": ctx.wave}))
 
 
 # -- 10. breakdowns ------------------------------------------------------------------------------
@@ -753,6 +758,18 @@ def _notes(nb: ReportNotebook, ctx: _Context) -> None:
     else:
         nb.markdown("The programme-wide checks of the questionnaire found no reason for caution "
                     f"about the scores of {ctx.label}.", key="notes-reliability")
+
+
+def _appendix(nb: ReportNotebook, ctx: _Context) -> None:
+    """The long tables the sections refer to (every question, the trend's numbers, every pair
+    of sectors): kept out of the way of the findings, and in the downloads."""
+    if not ctx.appendix:
+        return
+    nb.heading(SECTIONS[11], key="h-appendix")
+    nb.markdown("The detailed tables behind the sections above. Each is also in the downloads "
+                "as a CSV file.", key="appendix")
+    for function, label, caption, kwargs in ctx.appendix:
+        nb.output(function, ctx.data, label=label, caption=caption, **kwargs)
 
 
 def _suppressed_notes(ctx: _Context) -> list[str]:

@@ -2,7 +2,7 @@
 
 One notebook for the whole programme and one wave: response rates, a heatmap of
 collaborations x characteristics, collaborations compared with confidence intervals (never
-bare ranks), funnel plots per characteristic, change since the last wave, and tests of whether
+bare ranks), each collaboration against the programme's median per characteristic, change since the last wave, and tests of whether
 collaborations differ more than chance would explain. Figures and tables come from
 :mod:`reports.outputs.programme`; this module writes the words around them.
 """
@@ -30,7 +30,7 @@ SECTIONS = (
     "Response rates",
     "Scores by collaboration and characteristic",
     "Collaborations compared, with their uncertainty",
-    "Comparison with the programme average",
+    "Comparison with the programme's median",
     "Change since the last wave",
     "Differences between collaborations",
 )
@@ -74,7 +74,7 @@ def build_overview_report(data: ReportData, *, wave: str | None = None,
     _response_section(nb, data, wave, facts, links)
     _heatmap_section(nb, data, wave)
     _league_section(nb, data, wave, facts, links)
-    _funnel_section(nb, data, wave, facts)
+    _verdict_section(nb, data, wave, facts)
     _change_section(nb, data, wave, facts)
     if wave == data.latest_wave:
         _trends_section(nb, data)
@@ -94,20 +94,21 @@ def _facts(data: ReportData, wave: str) -> dict:
     rates = out.response_frame(data, wave=wave)
     overall = out.overall_frame(data, wave=wave)
     heat = out.heatmap_frame(data, wave=wave)
-    funnel = out.funnel_frame(data, wave=wave)
+    verdicts = out.verdict_frame(data, wave=wave)
     change = out.change_frame(data, wave=wave)
     differences = out.differences_frame(data, wave=wave)
-    changes = data.benchmark.get("change", pd.DataFrame())
+    table = data.benchmark.get("verdicts", pd.DataFrame())
     improved = declined = 0
-    if not changes.empty:
-        rows = changes[(changes["wave_id"].astype(str) == wave)
-                       & (changes["comparison"] == "previous") & ~changes["suppressed"]]
+    if not table.empty:
+        rows = table[(table["wave_id"].astype(str) == wave)
+                     & (table["comparator"].astype(str) == "previous")
+                     & ~table["suppressed"].astype(bool)]
         flags = pd.DataFrame({"collaboration_id": rows["collaboration_id"].astype(str),
-                              "up": rows["label"] == "significantly improved",
-                              "down": rows["label"] == "significantly declined"})
+                              "up": rows["verdict"] == "improved",
+                              "down": rows["verdict"] == "declined"})
         counts = flags.groupby("collaboration_id")[["up", "down"]].any().sum()
         improved, declined = int(counts["up"]), int(counts["down"])
-    return {"rates": rates, "overall": overall, "heat": heat, "funnel": funnel,
+    return {"rates": rates, "overall": overall, "heat": heat, "verdicts": verdicts,
             "change": change, "differences": differences, "previous": data.previous_wave(wave),
             "collab_improved": improved, "collab_declined": declined}
 
@@ -166,9 +167,9 @@ def _summary(data: ReportData, wave: str, facts: dict, links: Mapping[str, str])
             continue
         listed = (f": {_names_list(data, ids, links)}" if len(ids) <= 8 else
                   " (see the league table)")
-        lines.append(f"- {plural(len(ids), 'collaboration')} scored {words} the programme "
-                     f"average on at least half of the characteristics (beyond the funnel "
-                     f"plots' 95% limits){listed}.")
+        lines.append(f"- {plural(len(ids), 'collaboration')} scored {words} the median of "
+                     f"the programme's collaborations on at least half of the characteristics "
+                     f"(the whole 95% interval {words} it){listed}.")
     return "\n".join(line for line in lines if line)
 
 
@@ -257,8 +258,8 @@ def _league_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict
            "intervals" if overlap == overlap else "")
         + ". The interval of the average is made from the eight characteristics' intervals; "
         "it is slightly wider than an exact interval would be. The last two columns count the "
-        "characteristics on which the funnel plots (next section) place a collaboration above "
-        "or below the programme average.", key="league-text")
+        "characteristics on which a collaboration is higher or lower than the median of the "
+        "programme's collaborations (next section).", key="league-text")
     nb.output(out.league_chart, data, label="fig-league",
               caption="Each collaboration's average across characteristics with its 95% "
                       "interval, highest first.", wave=wave)
@@ -267,42 +268,39 @@ def _league_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict
         kwargs["collaboration_links"] = dict(links)
     nb.output(out.league_table, data, label="tbl-league",
               caption="Each collaboration's average across characteristics with its 95% "
-                      "interval, and the number of characteristics on which it is above or "
-                      "below the programme average.", **kwargs)
+                      "interval, and the number of characteristics on which it is higher or "
+                      "lower than the median of the programme's collaborations.", **kwargs)
 
 
-def _funnel_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
+def _verdict_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
     nb.heading(SECTIONS[4])
-    funnel = facts["funnel"]
-    total = len(funnel)
-    outside = int(funnel["comparison"].isin(["above", "below"]).sum())
-    beyond = int(funnel["beyond_998"].fillna(False).astype(bool).sum())
+    verdicts = facts["verdicts"]
+    total = len(verdicts)
+    higher = int((verdicts["verdict"] == "higher").sum())
+    lower = int((verdicts["verdict"] == "lower").sum())
     nb.markdown(
-        "@fig-funnel has one funnel plot per characteristic. Each point is a collaboration: "
-        "its average score against its number of respondents. The solid line is the programme "
-        "average (each collaboration counting once). The dashed and dotted lines are the 95% "
-        "and 99.8% limits: how far from the average a collaboration's score could fall by "
-        "chance alone, which narrows as more people respond. Points above the upper 95% line "
-        "(upward triangles) are labelled *above average*, points below the lower line "
-        "(downward triangles) *below average*, the rest (circles) *in line*.", key="funnel-text")
-    nb.output(out.funnel_plots, data, label="fig-funnel",
-              caption="Funnel plots: each collaboration's average score against its number of "
-                      "respondents, with 95% and 99.8% limits around the programme average.",
-              wave=wave)
+        "@fig-verdicts has one panel per characteristic. Each point is a collaboration: its "
+        "average score, with its 95% interval as a vertical line, against its number of "
+        "respondents. The horizontal line is the median of the programme's collaborations. A "
+        "collaboration whose whole interval lies above the line is *higher* (upward "
+        "triangles), wholly below *lower* (downward triangles), otherwise *in line* (circles): "
+        "the same test, and the same words, as in each collaboration's own report. Intervals "
+        "narrow as more people respond.", key="verdicts-text")
+    nb.output(out.verdict_plots, data, label="fig-verdicts",
+              caption="Each collaboration's average score with its 95% interval against its "
+                      "number of respondents, and the median of the programme's "
+                      "collaborations.", wave=wave)
     if total:
         nb.markdown(
-            f"Of {total} collaboration scores, {outside} ({fmt_percent(outside / total)}) lie "
-            f"outside the 95% limits and {beyond} ({fmt_percent(beyond / total)}) outside the "
-            "99.8% limits, against about 5% and 0.2% if collaborations differed only by "
-            "chance. The limits make no allowance for over-dispersion, that is, for genuine "
-            "differences between collaborations, so more collaborations fall outside them than "
-            "chance alone predicts; that is what the plots are meant to show. A point outside "
-            "the 99.8% limits is a strong signal; one just outside the 95% limits is worth a "
-            "look, not a conclusion. @tbl-funnel gives the label of every collaboration and "
-            "characteristic.", key="funnel-findings")
-    nb.output(out.funnel_table, data, label="tbl-funnel",
-              caption="Each collaboration on each characteristic: above, in line with or below "
-                      "the programme average by the funnel plots' 95% limits.", wave=wave)
+            f"Of {total} collaboration scores shown, {higher} ({fmt_percent(higher / total)}) "
+            f"are higher than the median and {lower} ({fmt_percent(lower / total)}) lower. "
+            "Collaborations with "
+            f"{suppressed_text(data.threshold)} are not shown and not counted. @tbl-verdicts "
+            "gives the verdict of every collaboration and characteristic.",
+            key="verdicts-findings")
+    nb.output(out.verdict_table, data, label="tbl-verdicts",
+              caption="Each collaboration on each characteristic: higher than, in line with "
+                      "or lower than the median of the programme's collaborations.", wave=wave)
 
 
 def _change_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
@@ -316,10 +314,14 @@ def _change_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict
         _change_sentence(data, facts) + " @fig-change shows, for each characteristic, how "
         "many collaborations declined and how many improved; @tbl-change gives the numbers, "
         "with those not tested or not shown.", key="change-text")
+    same = data.instrument_version(facts["previous"]) == data.instrument_version(wave)
+    basis = ("on the same scores as the rest of this report (both waves used the same "
+             "questionnaire)" if same else
+             "on the questions asked in the same way in both waves (the questionnaire changed "
+             "between them, so these means can differ from the scores elsewhere)")
     nb.markdown(
         f"How to read this: for each collaboration and characteristic, the change since "
-        f"{previous} is tested on the questions asked in the same way in both waves, counting "
-        "people who answered both waves once. *Improved* and *declined* mean the change is "
+        f"{previous} is tested {basis}, counting people who answered both waves once. *Improved* and *declined* mean the change is "
         f"larger than chance would explain (p < {ALPHA}); *no clear change* means it is not, "
         "which is not proof that nothing changed. With this many comparisons, some clear "
         "changes are expected by chance even if nothing had changed, so a single change on "

@@ -187,20 +187,25 @@ def plan_links(data: ReportData, collaborations: Iterable[str] | None = None) ->
 
 def write_collaboration_page(data: ReportData, folder: str | Path, collaboration: str,
                              relpath: str, *, wave: str, html: bool = True,
-                             free_text: bool = False) -> tuple[list[Path], list[Path]]:
+                             free_text: bool = False,
+                             comparator: str | None = None) -> tuple[list[Path], list[Path]]:
     """One collaboration's report: notebook, HTML and CSV downloads, from the tables as
-    published (:func:`published`). Returns (files, downloads)."""
+    published (:func:`published`). ``comparator``: ``"all"`` or ``"peer_group"`` (default:
+    the programme file's). Returns (files, downloads)."""
     return _write_collaboration_page(published(data), folder, collaboration, relpath,
-                                     wave=wave, html=html, free_text=free_text)
+                                     wave=wave, html=html, free_text=free_text,
+                                     comparator=comparator)
 
 
 def _write_collaboration_page(data: ReportData, folder: str | Path, collaboration: str,
                               relpath: str, *, wave: str, html: bool = True,
-                              free_text: bool = False) -> tuple[list[Path], list[Path]]:
+                              free_text: bool = False,
+                              comparator: str | None = None) -> tuple[list[Path], list[Path]]:
     """:func:`write_collaboration_page` for data already through :func:`published`."""
     from .collaboration_report import build_collaboration_report
 
-    nb = build_collaboration_report(data, collaboration, wave=wave, free_text=free_text)
+    nb = build_collaboration_report(data, collaboration, wave=wave, free_text=free_text,
+                                    peer_set=comparator or data.programme.comparator)
     return write_report(nb, Path(folder), relpath, html=html)
 
 
@@ -261,7 +266,7 @@ def _check_wave(data: ReportData, wave: str) -> None:
 def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
                collaborations: Iterable[str] | None = None, html: bool = True,
                pdf: bool = False, free_text: bool = False, workers: int = 1,
-               progress: Progress | None = None) -> SiteResult:
+               progress: Progress | None = None, comparator: str | None = None) -> SiteResult:
     """Build every report of a programme into ``folder`` (see the module documentation).
 
     Parameters
@@ -279,6 +284,9 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
         Processes for the collaboration reports (1: in this process).
     progress:
         Called with a short message after each report (e.g. to advance a progress bar).
+    comparator:
+        Who the collaboration reports compare with: ``"all"`` (the programme's
+        collaborations) or ``"peer_group"``; default: the programme file's ``comparator``.
 
     Raises
     ------
@@ -298,7 +306,7 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
     jobs = list(links.items())
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=(data, folder, wave, html, free_text),
+                                 initargs=(data, folder, wave, html, free_text, comparator),
                                  mp_context=_fork_context()) as pool:
             for (cid, _), files in zip(jobs, pool.map(_worker_report, jobs, chunksize=4),
                                        strict=True):
@@ -307,7 +315,8 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
     else:
         for cid, rel in jobs:
             collab_files.record(_write_collaboration_page(data, folder, cid, rel, wave=wave,
-                                                          html=html, free_text=free_text))
+                                                          html=html, free_text=free_text,
+                                                          comparator=comparator))
             say(cid)
     result = _write_programme_pages(data, folder, wave=wave, links=links, html=html, pdf=pdf,
                                     progress=say)
@@ -341,16 +350,19 @@ def _fork_context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _init_worker(data: ReportData, folder: Path, wave: str, html: bool, free_text: bool) -> None:
+def _init_worker(data: ReportData, folder: Path, wave: str, html: bool, free_text: bool,
+                 comparator: str | None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _WORKER.update(data=data, folder=folder, wave=wave, html=html, free_text=free_text)
+    _WORKER.update(data=data, folder=folder, wave=wave, html=html, free_text=free_text,
+                   comparator=comparator)
 
 
 def _worker_report(job: tuple[str, str]) -> tuple[list[Path], list[Path]]:
     cid, rel = job
     return _write_collaboration_page(_WORKER["data"], _WORKER["folder"], cid, rel,  # type: ignore[arg-type]
                                      wave=_WORKER["wave"], html=_WORKER["html"],  # type: ignore[arg-type]
-                                     free_text=_WORKER["free_text"])  # type: ignore[arg-type]
+                                     free_text=_WORKER["free_text"],  # type: ignore[arg-type]
+                                     comparator=_WORKER["comparator"])  # type: ignore[arg-type]
 
 
 # -- index, workbook, Quarto project -----------------------------------------------------------

@@ -76,7 +76,8 @@ PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
 #: instrument file (not from answers), and why it is hidden.
 WHICH_CELL = {"wave_id", "reference_wave_id", "collaboration_id", "characteristic", "item_id",
               "comparison", "subgroup", "breakdown", "peer_set", "peer_key", "reference",
-              "value_mode", "sector_a", "sector_b", "instrument_version", "level"}
+              "value_mode", "sector_a", "sector_b", "instrument_version", "level",
+              "comparator", "comparator_kind"}  # which comparison (verdicts)
 PROGRAMME_FACTS = {"reverse", "declared", "declared_main", "declared_main_mode",
                    "declared_modes", "invited"}
 #: Whole numbers that count something other than respondents (instrument and model facts).
@@ -796,8 +797,11 @@ def _totals(site: Published) -> list[Total]:
 
 def _comparable_n(site: Published) -> dict[tuple[str, str, str], float]:
     """(wave, collaboration, characteristic) -> scored respondents on the comparable items,
-    from the shown rows of the change table."""
+    from the shown rows of the change table that rest on them (a change across a version
+    change; between waves of the same version the change uses every item)."""
     change = site.shown("change")
+    if "items" in change:
+        change = change[change["items"] == "comparable"]
     out = {}
     for r in change.to_dict("records"):
         for wave, n in ((r["wave_id"], r["n_2"]), (str(r["reference_wave_id"]), r["n_1"])):

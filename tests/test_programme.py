@@ -112,6 +112,26 @@ def test_dump_and_parse_round_trip(programme, family):
     assert parse_programme(yaml.safe_load(text), instrument=family) == programme
 
 
+@pytest.mark.parametrize(("text", "expected"), [(None, "all"), ("programme", "all"),
+                                               ("peer_group", "peer_group"),
+                                               ("peer-group", "peer_group")])
+def test_comparator_of_the_reports(doc, family, text, expected):
+    """``programme.comparator`` names who the reports compare with (issue 11.5)."""
+    if text is not None:
+        doc["programme"]["comparator"] = text
+    programme = parse_programme(doc, instrument=family)
+    assert programme.comparator == expected
+    assert parse_programme(yaml.safe_load(dump_programme(programme)),
+                           instrument=family) == programme
+
+
+def test_unknown_comparator_is_a_problem(doc, family):
+    doc["programme"]["comparator"] = "region"
+    error = parse_error(doc, family)
+    assert_exact_problems(error, [("programme.comparator", "must be one of programme, "
+                                                           "peer_group")])
+
+
 # --- invalid programmes: every problem in one error --------------------------------------
 
 

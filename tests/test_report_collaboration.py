@@ -155,7 +155,7 @@ def test_subsections_are_level_three_under_their_sections():
     _, book = report(shown_id())
     level3 = headings(book, 3)
     assert "Since the previous wave" in level3 and "Across all waves" in level3
-    assert {"By sector", "By role", "All questions"} <= set(level3)
+    assert {"By sector", "By role", "Since the previous wave"} <= set(level3)
     assert not headings(book, 4)
 
 
@@ -670,3 +670,47 @@ def test_profile_value_labels_stay_inside_the_plot(monkeypatch, values):
     outputs_module.profile_figure(changed, collaboration=cid, wave=data.latest_wave)
     assert len(seen["labels"]) == 8
     assert any("area to develop" in t for t in seen["labels"]) == (min(values) <= -0.2)
+
+
+# -- comparators (issue 11.5) --------------------------------------------------------------------
+
+def test_a_comparator_with_too_few_peers_falls_back_to_the_programme():
+    """The fixture's peer groups and regions have fewer than five shown collaborations in the
+    latest wave: the report compares with the programme and says why."""
+    data = analysed_programme()
+    for peer_set in ("region", "peer_group"):
+        nb = build_collaboration_report(data, shown_id(), peer_set=peer_set)
+        summary = "\n".join(markdown_cells(nb.build())).replace("\\", "")
+        assert "has too few collaborations with enough responses" in summary
+        assert "the programme's collaborations are used instead" in summary
+        assert "Against the programme's collaborations" in summary
+
+
+def test_the_peer_group_comparator_is_named_and_read_from_the_verdict_table():
+    """A copy of the fixture in which the peer-group rows are the programme's (every
+    collaboration one peer group): the report names the peer group in every verdict and
+    reads the peer-group verdicts."""
+    data = analysed_programme()
+    benchmark = dict(data.benchmark)
+    for table, column in (("peers", "peer_set"), ("verdicts", "comparator")):
+        frame = benchmark[table]
+        rest = frame[frame[column].astype(str) != "peer_group"]
+        copy = frame[frame[column].astype(str) == "all"].copy()
+        copy[column] = "peer_group"
+        benchmark[table] = pd.concat([rest, copy], ignore_index=True)
+    data = dataclasses.replace(data, benchmark=benchmark)
+    collab = data.collaboration(shown_id())
+    name = next(g.name for g in data.programme.peer_groups if g.id == collab.peer_group)
+    nb = build_collaboration_report(data, shown_id(), peer_set="peer_group")
+    book = nb.build()
+    text = "\n".join(markdown_cells(book)).replace("\\", "")
+    assert f"Against its peer group ({name})" in text
+    assert "used instead" not in text
+    assert f"compared with its peer group ({name})" in nbformat.writes(book)  # panel caption
+    verdicts = benchmark["verdicts"]
+    expected = verdicts[(verdicts["comparator"] == "peer_group")
+                        & (verdicts["collaboration_id"].astype(str) == shown_id())
+                        & (verdicts["wave_id"].astype(str) == data.latest_wave)]
+    got = nb.outputs["tbl-peers"].data["verdict"].to_numpy()
+    assert (got == expected["verdict"].astype(object).where(
+        expected["verdict"].notna(), "").to_numpy()).all()

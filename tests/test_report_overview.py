@@ -28,14 +28,14 @@ SECTIONS = [
     "Response rates",
     "Scores by collaboration and characteristic",
     "Collaborations compared, with their uncertainty",
-    "Comparison with the programme average",
+    "Comparison with the programme's median",
     "Change since the last wave",
     "Differences between collaborations",
     "About this report",
 ]
-FIGURES = ["fig-response-rates", "fig-heatmap", "fig-league", "fig-funnel", "fig-change",
+FIGURES = ["fig-response-rates", "fig-heatmap", "fig-league", "fig-verdicts", "fig-change",
            "fig-slopes"]
-TABLES = ["tbl-response-rates", "tbl-league", "tbl-funnel", "tbl-change", "tbl-trends",
+TABLES = ["tbl-response-rates", "tbl-league", "tbl-verdicts", "tbl-change", "tbl-trends",
           "tbl-differences", "tbl-sources"]
 HIDDEN = "fewer than 10 responses"
 
@@ -147,9 +147,11 @@ def test_league_table_matches_the_summaries():
             continue
         mean = part["mean"].sum() / len(part)
         low, high = part["ci_low"].sum() / len(part), part["ci_high"].sum() / len(part)
-        mine = peers[peers["collaboration_id"].astype(str) == cid]
-        above = int((mine["comparison"] == "above").sum())
-        below = int((mine["comparison"] == "below").sum())
+        # A second path to the verdicts: the interval against the peer median.
+        mine = part.merge(peers[peers["collaboration_id"].astype(str) == cid][
+            ["characteristic", "peer_median"]], on="characteristic")
+        above = int((mine["ci_low"] > mine["peer_median"]).sum())
+        below = int((mine["ci_high"] < mine["peer_median"]).sum())
         assert rows[cell][1:] == [md_escape(v) for v in (
             fmt_number(mean), fmt_ci(low, high), str(above), str(below))]
         expected_order.append((-mean, cid))
@@ -194,11 +196,11 @@ def test_small_collaboration_shows_fewer_than_n_responses_and_no_numbers():
     invited = data.collaboration(small_id()).invited[data.latest_wave]
     assert rates == [HIDDEN, str(invited), HIDDEN]
     assert table_rows(nb.outputs["tbl-league"].markdown)[linked] == [HIDDEN] * 5
-    assert table_rows(nb.outputs["tbl-funnel"].markdown)[md_escape(small)] == [HIDDEN] * 8
+    assert table_rows(nb.outputs["tbl-verdicts"].markdown)[md_escape(small)] == [HIDDEN] * 8
     # Figures' numbers: the small collaboration has no value anywhere.
     heat = nb.outputs["fig-heatmap"].data.set_index("collaboration").loc[small]
     assert heat.drop("note").isna().all() and HIDDEN in heat["note"]
-    assert small not in set(nb.outputs["fig-funnel"].data["collaboration"])
+    assert small not in set(nb.outputs["fig-verdicts"].data["collaboration"])
     league = nb.outputs["fig-league"].data.set_index("collaboration").loc[small]
     assert league[["n", "mean", "ci_low", "ci_high"]].isna().all()
     rate = nb.outputs["fig-response-rates"].data.set_index("collaboration").loc[small]
@@ -318,8 +320,10 @@ def test_league_table_for_one_characteristic_matches_its_summaries():
     summaries = summaries[summaries["characteristic"].astype(str) == "TG"]
     peers = latest(data.benchmark["peers"])
     peers = peers[(peers["peer_set"] == "all") & (peers["characteristic"].astype(str) == "TG")]
-    label = dict(zip(peers["collaboration_id"].astype(str), peers["comparison"].astype(str),
-                     strict=True))
+    merged = summaries.merge(peers[["collaboration_id", "peer_median"]], on="collaboration_id")
+    label = dict(zip(merged["collaboration_id"].astype(str), np.where(
+        merged["ci_low"] > merged["peer_median"], "higher",
+        np.where(merged["ci_high"] < merged["peer_median"], "lower", "in line")), strict=True))
     rows = table_rows(league_table(data, characteristic="TG").markdown)
     for row in summaries.itertuples():
         cells = rows[md_escape(name_of(str(row.collaboration_id)))]

@@ -276,7 +276,7 @@ def test_figures_are_embedded_images_with_their_alt_text_and_data(page, notebook
         assert re.search(r'src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+"', tag)
         assert f'alt="{html.escape(alt, quote=True)}"' in tag
     # the numbers behind Figure 1 are in a table under "Data for Figure 1"
-    details = _between(page.html, "<details", "</details>")
+    details = _between(page.html, '<details class="cs-data"', "</details>")
     assert [re.search(r"<summary>(.*?)</summary>", d).group(1) for d in details] == [
         "Data for Figure 1", "Data for Figure 2"]
     source = _means(data, hostile_id(), data.waves[1])
@@ -370,7 +370,7 @@ def test_a_notebook_re_executed_in_jupyter_renders_too(notebook):
                 cell.outputs[0].data), execution_count=1)]
     result = render_page(nb)
     assert result.figures == ("fig-means-hostile", "fig-means-small")
-    assert "<details" not in result.html and len(_tags(result.html, "img")) == 2
+    assert '<details class="cs-data"' not in result.html and len(_tags(result.html, "img")) == 2
 
 
 def test_rendering_is_fast(notebook):

@@ -849,11 +849,24 @@ def trend_figure(data: ReportData, *, collaboration: str, wave: str,
                       lw=2.0 if latest else 1.2, zorder=2)
             ax.scatter(part["mean"][ok], yy[ok], marker=marker, s=34 if latest else 22,
                        color=colour, edgecolors="white", linewidths=0.4, zorder=3)
+            # The questionnaire's version changes are marked where the wave is named.
+            changed = j > 0 and data.instrument_version(w) != data.instrument_version(
+                waves[j - 1])
+            name = labels.get(w, w) + (f" \u2013 new questionnaire (version "
+                                       f"{data.instrument_version(w)})" if changed else "")
             handles.append(Line2D([], [], color=colour, marker=marker, lw=2.0 if latest else 1.2,
                                   markersize=6 if latest else 5, markeredgecolor="white",
-                                  label=_plain(labels.get(w, w))))
+                                  label=_plain(name)))
         for yi in row_y[:-1] - 0.5:
             ax.axhline(yi, color=COLOURS["grid"], lw=0.6)
+        breaks = [j for j in range(1, k) if data.instrument_version(waves[j])
+                  != data.instrument_version(waves[j - 1])]
+        for j in breaks:  # the questionnaire changed between these two waves
+            for yi in row_y + (offsets[j - 1] + offsets[j]) / 2:
+                ax.axhline(yi, color=COLOURS["muted"], lw=0.8, ls=(0, (4, 3)), zorder=1)
+        if breaks:
+            handles.append(Line2D([], [], color=COLOURS["muted"], lw=0.8, ls=(0, (4, 3)),
+                                  label="Questionnaire changed"))
         trans = ax.get_yaxis_transform()
         for yi, words, hidden in zip(row_y, trends["words"], trends["suppressed"],
                                      strict=True):
@@ -869,7 +882,8 @@ def trend_figure(data: ReportData, *, collaboration: str, wave: str,
         ax.set_xlabel(SCALE[0].upper() + SCALE[1:] + ", with 95% CI\n(a wave with "
                       f"{suppressed_text(data.threshold)} is left out)", fontsize=9)
         _legend(fig, handles, 2)
-        _fixed_layout(fig, left=2.45, right=1.1, top=0.1, bottom=0.75 + 0.2 * ((k + 1) // 2))
+        _fixed_layout(fig, left=2.45, right=1.1, top=0.1,
+                      bottom=0.8 + 0.2 * ((len(handles) + 1) // 2))
         alt = _trend_alt(data, frame, collaboration)
         return figure_output(fig, alt=alt, data=frame)
 
@@ -982,6 +996,16 @@ def items_frame(data: ReportData, collaboration: str, wave: str,
     for column in numbers:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame.loc[frame["suppressed"], numbers] = np.nan
+    peers = data.benchmark.get("item_peers", pd.DataFrame())
+    columns = ["peer_n", "peer_worst", "peer_median", "peer_best"]
+    if len(peers):
+        peers = peers[peers["wave_id"].astype(str) == wave].assign(
+            item_id=lambda p: p["item_id"].astype(str))
+        frame = frame.merge(peers[["item_id", *columns]], on="item_id", how="left")
+    else:
+        frame = frame.assign(**{c: np.nan for c in columns})
+    for column in columns:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
 
@@ -1039,7 +1063,10 @@ def _items_svg(frame: pd.DataFrame, labels: Sequence[str], threshold: int) -> st
         else:
             x = centre - (p[0] + p[1] + p[2] / 2) * half
             left = x
-            for share, colour in zip(p, LIKERT, strict=True):
+            # Colour by how favourable an answer is: for a reverse-worded question,
+            # disagreeing is favourable and takes the favourable colour.
+            colours = LIKERT[::-1] if row.reverse else LIKERT
+            for share, colour in zip(p, colours, strict=True):
                 parts.append(f'<rect x="{x:.2f}" y="{mid - 6.5:.2f}" width="{share * half:.2f}" '
                              f'height="13" style="fill: {colour}; stroke: #ffffff; '
                              'stroke-width: 0.4"/>')
@@ -1057,6 +1084,11 @@ def _items_svg(frame: pd.DataFrame, labels: Sequence[str], threshold: int) -> st
         text(centre + t * half, bottom + 11, tick, anchor="middle", size=8.5)
     text(width / 2, bottom + 24, "Share of those answering: disagreeing to the left, agreeing "
          "to the right (numbers: all disagreeing, all agreeing)", anchor="middle", size=8.5)
+    if frame["reverse"].any():
+        text(width / 2, bottom + 36, "Colours show how favourable an answer is: for "
+             "reverse-worded questions the colours are swapped, as disagreeing is favourable.",
+             anchor="middle", size=8.5)
+        bottom += 12
     x, ly = 40.0, bottom + 42
     for colour, label in zip(LIKERT, labels, strict=True):
         parts.append(f'<rect x="{x:.1f}" y="{ly - 7:.1f}" width="14" height="8" style="fill: '
@@ -1088,12 +1120,17 @@ def _items_alt(frame: pd.DataFrame, threshold: int) -> str:
 
 
 def items_table(data: ReportData, *, collaboration: str, wave: str) -> TableOutput:
-    """Every question: answers, share disagreeing, neither, agreeing, favourable and
-    "don't know"."""
+    """Every question: answers, share disagreeing, neither, agreeing, favourable (with the
+    peers' worst, median and best favourable share, as the NHS Staff Survey's question
+    results) and "don't know"."""
     frame = items_frame(data, collaboration, wave)
     frame["disagree"] = frame["p_1"] + frame["p_2"]
     frame["agree"] = frame["p_4"] + frame["p_5"]
     frame["question"] = frame["text"] + np.where(frame["reverse"], " (reverse-worded)", "")
+    frame["peers"] = [f"{fmt_percent(w)} / {fmt_percent(m)} / {fmt_percent(b)}"
+                      if m == m else "–" for w, m, b in zip(
+                          frame["peer_worst"], frame["peer_median"], frame["peer_best"],
+                          strict=True)]
     return table_output(frame, [
         Column("question", "Question", keep_when_suppressed=True),
         Column("name", "Characteristic", keep_when_suppressed=True),
@@ -1102,11 +1139,13 @@ def items_table(data: ReportData, *, collaboration: str, wave: str) -> TableOutp
         Column("p_3", "Neither", fmt_percent, numeric=True),
         Column("agree", "Agree", fmt_percent, numeric=True),
         Column("favourable_share", "Favourable", fmt_percent, numeric=True),
+        Column("peers", "Favourable, peers: worst / median / best", numeric=True,
+               keep_when_suppressed=True),
         Column("dont_know_share", "Don't know", fmt_percent, numeric=True),
     ], threshold=data.threshold, data=frame[[
         "item_id", "characteristic", "text", "reverse", "n_answered", "p_1", "p_2", "p_3",
-        "p_4", "p_5", "favourable_share", "dont_know_share", "suppressed",
-        "suppressed_reason"]])
+        "p_4", "p_5", "favourable_share", "peer_n", "peer_worst", "peer_median", "peer_best",
+        "dont_know_share", "suppressed", "suppressed_reason"]])
 
 
 # -- ways of creating value ----------------------------------------------------------------------

@@ -24,7 +24,6 @@ from matplotlib.colors import ListedColormap, Normalize, to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from collab_stats.peers import funnel_limits
 from reports.data import ReportData
 from reports.notebook import FigureOutput, TableOutput
 from reports.style import COLOURS, LIKERT, MARKERS, SEQUENTIAL, figure, figure_output
@@ -42,8 +41,8 @@ from reports.text import (
 
 __all__ = [
     "CHANGE_GROUPS", "change_chart", "change_frame", "change_table", "check_links",
-    "differences_frame", "differences_table", "effect_words", "funnel_frame", "funnel_plots",
-    "funnel_table", "heatmap_frame", "league_chart", "league_table", "md_name", "n_tested",
+    "differences_frame", "differences_table", "effect_words", "verdict_frame", "verdict_plots",
+    "verdict_table", "heatmap_frame", "league_chart", "league_table", "md_name", "n_tested",
     "overall_frame", "overlap_share", "response_frame", "response_rate_chart",
     "response_rate_table", "score_heatmap",
 ]
@@ -52,8 +51,9 @@ __all__ = [
 #: tables beside them give every name) and the heatmap leaves out the numbers in its cells.
 MAX_NAMED = 80
 #: Plain groups of the change labels, in display order.
-CHANGE_GROUPS = {"significantly declined": "declined", "no significant change": "no clear change",
-                 "significantly improved": "improved", "not tested": "not tested"}
+#: The change verdicts of the verdict table, as the overview counts them.
+CHANGE_GROUPS = {"declined": "declined", "no clear change": "no clear change",
+                 "improved": "improved", "": "not tested"}
 _SAFE_LINK = re.compile(r"^[A-Za-z0-9._/-]+$")
 
 
@@ -103,8 +103,9 @@ def overall_frame(data: ReportData, *, wave: str | None = None,
     characteristic means, and its interval the average of their intervals' ends (wider than
     an exact interval, which would need the correlations between the scores; exact when the
     scores move together). A collaboration with any characteristic suppressed is suppressed.
-    ``n_above``/``n_below``: characteristics on which the funnel plot puts it above/below the
-    programme average. ``partly_suppressed``: suppressed on some characteristics only.
+    ``n_above``/``n_below``: characteristics on which the verdict table puts it higher/lower
+    than the programme's collaborations (its 95% interval wholly above/below their median).
+    ``partly_suppressed``: suppressed on some characteristics only.
     Sorted by score (highest first), then the partly suppressed, then the rest, by name.
     """
     wave = _wave(data, wave)
@@ -117,11 +118,11 @@ def overall_frame(data: ReportData, *, wave: str | None = None,
                         n_characteristics=("suppressed", "size"))
     rates = response_frame(data, wave=wave).set_index("collaboration_id")
     frame["n"] = rates["n"].reindex(frame.index)
-    peers = funnel_frame(data, wave=wave)
+    peers = verdict_frame(data, wave=wave)
     if characteristic is not None:
         peers = peers[peers["characteristic"] == characteristic]
-    for label, column in (("above", "n_above"), ("below", "n_below")):
-        counts = peers[peers["comparison"] == label].groupby("collaboration_id").size()
+    for label, column in (("higher", "n_above"), ("lower", "n_below")):
+        counts = peers[peers["verdict"] == label].groupby("collaboration_id").size()
         frame[column] = counts.reindex(frame.index).fillna(0).astype(float)
     frame["n_hidden"] = frame["n_hidden"].astype(int)
     frame["suppressed"] = (frame["n_hidden"] > 0) | frame["mean"].isna()
@@ -152,18 +153,21 @@ def heatmap_frame(data: ReportData, *, wave: str | None = None) -> pd.DataFrame:
     return wide.reindex(index=order, columns=ids)
 
 
-def funnel_frame(data: ReportData, *, wave: str | None = None) -> pd.DataFrame:
-    """The funnel comparison of every shown collaboration and characteristic against all
-    collaborations (``peers`` table, ``peer_set == "all"``)."""
-    peers = _rows(data.benchmark["peers"], _wave(data, wave))
-    if peers.empty:
-        return pd.DataFrame(columns=["collaboration_id", "characteristic", "n", "mean",
-                                     "peer_average", "sd_within", "comparison", "beyond_998"])
-    peers = peers[(peers["peer_set"] == "all") & peers["mean"].notna()].copy()
-    peers["comparison"] = peers["comparison"].astype(object)
-    return peers[["collaboration_id", "characteristic", "n", "mean", "peer_average",
-                  "sd_within", "lower_95", "upper_95", "lower_998", "upper_998", "comparison",
-                  "beyond_998"]].reset_index(drop=True)
+def verdict_frame(data: ReportData, *, wave: str | None = None) -> pd.DataFrame:
+    """Every shown collaboration and characteristic against the programme's collaborations,
+    from the library's verdict table (``comparator == "all"``): ``n``, ``mean`` with its 95%
+    interval, ``peer_median`` (what the interval is tested against) and ``verdict``
+    (``"higher"``, ``"in line"``, ``"lower"`` or ``""`` when not compared)."""
+    columns = ["collaboration_id", "characteristic", "n", "mean", "ci_low", "ci_high",
+               "peer_median", "verdict"]
+    rows = _rows(data.benchmark.get("verdicts", pd.DataFrame()), _wave(data, wave))
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows = rows[(rows["comparator"].astype(str) == "all") & ~rows["suppressed"].astype(bool)
+                & rows["estimate"].notna()]
+    out = rows.rename(columns={"estimate": "mean", "reference_value": "peer_median"})
+    out["verdict"] = out["verdict"].astype(object).where(out["verdict"].notna(), "").astype(str)
+    return out[columns].reset_index(drop=True)
 
 
 def change_frame(data: ReportData, *, wave: str | None = None) -> pd.DataFrame:
@@ -176,7 +180,14 @@ def change_frame(data: ReportData, *, wave: str | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     changes = changes[changes["comparison"] == "previous"]
     hidden = changes["suppressed"].astype(bool)
-    group = changes["label"].map(CHANGE_GROUPS).where(~hidden, "hidden").fillna("not tested")
+    verdicts = _rows(data.benchmark.get("verdicts", pd.DataFrame()), _wave(data, wave))
+    verdicts = verdicts[verdicts["comparator"].astype(str) == "previous"] if len(
+        verdicts) else verdicts
+    keys = ["collaboration_id", "characteristic"]
+    said = (changes[keys].astype(str).merge(verdicts[[*keys, "verdict"]], on=keys, how="left")
+            ["verdict"] if len(verdicts) else pd.Series(None, index=range(len(changes))))
+    said = said.astype(object).where(said.notna(), "").to_numpy()
+    group = pd.Series(said, index=changes.index).map(CHANGE_GROUPS).where(~hidden, "hidden")
     counts = pd.crosstab(changes["characteristic"], group)
     names = data.characteristic_names()
     ids = [c for c in names if c in counts.index]
@@ -458,7 +469,8 @@ def league_table(data: ReportData, *, wave: str | None = None,
                  characteristic: str | None = None,
                  collaboration_links: Mapping[str, str] | None = None) -> TableOutput:
     """Each collaboration's score with its 95% interval and how many characteristics the
-    funnel plots put above or below the programme average; names linked when links given."""
+    verdict table puts higher or lower than the programme's collaborations; names linked when
+    links given."""
     links = check_links(collaboration_links)
     frame = overall_frame(data, wave=wave, characteristic=characteristic)
     hidden = suppressed_text(data.threshold)
@@ -479,12 +491,16 @@ def league_table(data: ReportData, *, wave: str | None = None,
     ]
     if characteristic is None:
         of = len(data.characteristic_names())
-        columns += [Column("n_above", f"Above average (of {of})", fmt_int, numeric=True),
-                    Column("n_below", f"Below average (of {of})", fmt_int, numeric=True)]
+        columns += [Column("n_above", f"Higher than the median (of {of})", fmt_int,
+                           numeric=True),
+                    Column("n_below", f"Lower than the median (of {of})", fmt_int,
+                           numeric=True)]
     else:
-        display["compared"] = np.select([display["n_above"] > 0, display["n_below"] > 0],
-                                        ["above", "below"], "in line")
-        columns.append(Column("compared", "Compared with the programme average"))
+        verdicts = verdict_frame(data, wave=wave)
+        verdicts = verdicts[verdicts["characteristic"] == characteristic].set_index(
+            "collaboration_id")["verdict"]
+        display["compared"] = [verdicts.get(c, "") or "–" for c in frame["collaboration_id"]]
+        columns.append(Column("compared", "Compared with the programme's median"))
     table = table_output(display, columns, threshold=data.threshold,
                          data=frame.drop(columns="collaboration_id"))
     html, markdown = table.html, table.markdown
@@ -498,40 +514,38 @@ def league_table(data: ReportData, *, wave: str | None = None,
     return TableOutput(html=html, markdown=markdown, data=table.data)
 
 
-# --- funnel plots -------------------------------------------------------------------------------
+# --- against the programme: what the verdict table decided, drawn as tested -------------------
 
-_FUNNEL_STYLE = {"above": (MARKERS["good"], COLOURS["good"]),
-                 "in line": (MARKERS["peer"], COLOURS["neutral"]),
-                 "below": (MARKERS["bad"], COLOURS["bad"])}
+_VERDICT_STYLE = {"higher": (MARKERS["good"], COLOURS["good"]),
+                  "in line": (MARKERS["peer"], COLOURS["neutral"]),
+                  "lower": (MARKERS["bad"], COLOURS["bad"])}
 
 
-def funnel_plots(data: ReportData, *, wave: str | None = None) -> FigureOutput:
-    """One funnel plot per characteristic: collaboration means against their numbers of
-    respondents, with 95% and 99.8% limits around the programme average."""
-    frame = funnel_frame(data, wave=wave)
+def verdict_plots(data: ReportData, *, wave: str | None = None) -> FigureOutput:
+    """One panel per characteristic: each collaboration's mean with its 95% interval against
+    its number of respondents, and the programme's median as a line. A collaboration is
+    *higher* (or *lower*) exactly when its interval lies wholly above (below) the line: the
+    marker is the verdict table's."""
+    frame = verdict_frame(data, wave=wave)
     chars = data.characteristic_names()
     ids = [c for c in chars if c in set(frame["characteristic"])] or list(chars)
     ncols = 4
     nrows = int(np.ceil(len(ids) / ncols))
-    counts = frame["comparison"].value_counts()
+    counts = frame["verdict"].value_counts()
     with figure(9.0, 2.5 * nrows + 0.7, nrows=nrows, ncols=ncols, sharex=True,
                 sharey=True, squeeze=False) as (fig, axes):
-        top = float(frame["n"].max()) * 1.08 if len(frame) else 50.0
-        grid = np.linspace(max(1.0, data.threshold * 0.9), max(top, data.threshold + 1), 60)
         for ax, cid in zip(axes.flat, ids, strict=False):
             part = frame[frame["characteristic"] == cid]
             ax.set_title(_wrap(chars[cid], 30), fontsize=8.5, loc="left")
-            if part.empty or not np.isfinite(part["sd_within"].iloc[0]):
+            if part.empty:
                 continue
-            limits = funnel_limits(float(part["peer_average"].iloc[0]),
-                                   float(part["sd_within"].iloc[0]), grid)
-            ax.axhline(limits["target"].iloc[0], color=COLOURS["ink"], linewidth=0.9)
-            for column, style in (("95", "--"), ("998", ":")):
-                for side in ("lower", "upper"):
-                    ax.plot(limits["n"], limits[f"{side}_{column}"], style,
-                            color=COLOURS["muted"], linewidth=0.9)
-            for label, (marker, colour) in _FUNNEL_STYLE.items():
-                points = part[part["comparison"] == label]
+            median = part["peer_median"].dropna()
+            if len(median):
+                ax.axhline(float(median.iloc[0]), color=COLOURS["ink"], linewidth=0.9)
+            for label, (marker, colour) in _VERDICT_STYLE.items():
+                points = part[part["verdict"] == label]
+                ax.vlines(points["n"], points["ci_low"], points["ci_high"], color=colour,
+                          linewidth=0.8, alpha=0.8)
                 ax.plot(points["n"], points["mean"], marker, color=colour, markersize=4.5,
                         linestyle="none", markeredgecolor=COLOURS["ink"],
                         markeredgewidth=0.4)
@@ -544,38 +558,35 @@ def funnel_plots(data: ReportData, *, wave: str | None = None) -> FigureOutput:
         for ax in axes.flat:
             ax.tick_params(labelsize=7)
         handles = [Line2D([], [], color=COLOURS["ink"], linewidth=0.9,
-                          label="Programme average"),
-                   Line2D([], [], color=COLOURS["muted"], linestyle="--", label="95% limits"),
-                   Line2D([], [], color=COLOURS["muted"], linestyle=":", label="99.8% limits")]
+                          label="Median of the programme's collaborations")]
         handles += [Line2D([], [], marker=m, color=c, linestyle="none", markeredgewidth=0.4,
                            markeredgecolor=COLOURS["ink"], label=f"{label.capitalize()} "
                            f"({int(counts.get(label, 0))})")
-                    for label, (m, c) in _FUNNEL_STYLE.items()]
-        fig.legend(handles=handles, loc="outside lower center", ncols=6, fontsize=8)
+                    for label, (m, c) in _VERDICT_STYLE.items()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=8)
         total = len(frame)
-        outside = int(counts.get("above", 0) + counts.get("below", 0))
-        alt = (f"Eight funnel plots, one per characteristic, of each collaboration's average "
-               f"score against its number of respondents, with the programme average and 95% "
-               f"and 99.8% limits that narrow as respondents increase. Of {total} "
-               f"collaboration scores, {int(counts.get('above', 0))} lie above the 95% limits "
-               f"and {int(counts.get('below', 0))} below "
-               f"({fmt_percent(outside / total if total else np.nan)}, against about 5% "
-               "expected by chance alone).")
+        higher, lower = int(counts.get("higher", 0)), int(counts.get("lower", 0))
+        alt = (f"Eight panels, one per characteristic, of each collaboration's average score "
+               f"with its 95% interval against its number of respondents, and a line at the "
+               f"median of the programme's collaborations. Of {total} collaboration scores "
+               f"shown, {higher} are higher than the median (the whole interval above the "
+               f"line), {lower} lower, and {int(counts.get('in line', 0))} in line.")
         names = _names(data)
         table = frame.assign(collaboration=[names.get(c, c) for c in frame["collaboration_id"]],
                              characteristic=[chars.get(c, c) for c in frame["characteristic"]])
         return figure_output(fig, alt=alt, data=table[[
-            "collaboration", "characteristic", "n", "mean", "peer_average", "lower_998",
-            "lower_95", "upper_95", "upper_998", "comparison"]])
+            "collaboration", "characteristic", "n", "mean", "ci_low", "ci_high", "peer_median",
+            "verdict"]])
 
 
-def funnel_table(data: ReportData, *, wave: str | None = None) -> TableOutput:
-    """Collaborations x characteristics: above, in line with or below the programme average
-    by the funnel plot's 95% limits (collaborations in :func:`overall_frame` order)."""
-    frame = funnel_frame(data, wave=wave)
+def verdict_table(data: ReportData, *, wave: str | None = None) -> TableOutput:
+    """Collaborations x characteristics: higher than, in line with or lower than the
+    programme's collaborations, from the verdict table (collaborations in
+    :func:`overall_frame` order)."""
+    frame = verdict_frame(data, wave=wave)
     chars = data.characteristic_names()
     order = overall_frame(data, wave=wave)
-    wide = frame.pivot(index="collaboration_id", columns="characteristic", values="comparison")
+    wide = frame.pivot(index="collaboration_id", columns="characteristic", values="verdict")
     wide = wide.reindex(index=order["collaboration_id"], columns=list(chars))
     wide.columns = list(chars)
     wide.insert(0, "collaboration", order["collaboration"].to_numpy())
@@ -583,7 +594,7 @@ def funnel_table(data: ReportData, *, wave: str | None = None) -> TableOutput:
     wide = wide.reset_index(drop=True)
     hidden = suppressed_text(data.threshold)
     return table_output(wide, [Column("collaboration", "Collaboration", keep_when_suppressed=True)] + [
-        Column(c, chars[c], lambda v: hidden if v is None or v != v else str(v))
+        Column(c, chars[c], lambda v: hidden if v is None or v != v else (str(v) or "–"))
         for c in chars], threshold=data.threshold)
 
 
