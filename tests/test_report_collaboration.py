@@ -714,3 +714,41 @@ def test_the_peer_group_comparator_is_named_and_read_from_the_verdict_table():
     got = nb.outputs["tbl-peers"].data["verdict"].to_numpy()
     assert (got == expected["verdict"].astype(object).where(
         expected["verdict"].notna(), "").to_numpy()).all()
+
+
+# -- change across a version change; too few answers on the main way (issue 11.3, 11.6) ----------
+
+def test_change_across_a_version_change_says_which_questions_it_rests_on():
+    """The fixture's latest wave uses version 2.0, the one before 1.0: the change uses the
+    comparable questions, says so beside the table and names the questions left out; the
+    previous wave's report (1.0 to 1.0) says the change uses the report's own scores."""
+    data = analysed_programme()
+    assert data.instrument_version(data.latest_wave) != data.instrument_version(data.waves[-2])
+    _, book = report(shown_id())
+    text = section(book, "Change over time").replace("\\", "")
+    assert "The questionnaire changed between these waves (version 1.0 to 2.0)" in text
+    change = latest_rows("change", shown_id())
+    change = change[change["comparison"] == "previous"]
+    assert (change["items"] == "comparable").all()
+    left = [i.split(" (version")[0] for s in change["items_left_out"] for i in s.split("; ") if i]
+    assert left, "the versions differ in some items"
+    texts = {i.id: i.text for v in data.family.versions for i in v.items}
+    assert "Left out:" in text and texts[left[0]] in text
+    _, earlier = report(shown_id(), data.waves[-2])
+    assert "Both waves used version 1.0 of the questionnaire" in section(
+        earlier, "Change over time").replace("\\", "")
+
+
+def test_too_few_answers_to_the_main_way_of_creating_value_is_said():
+    data = analysed_programme()
+    benchmark = dict(data.benchmark)
+    main = benchmark["main_mode"].copy()
+    mine = ((main["collaboration_id"].astype(str) == shown_id())
+            & (main["wave_id"].astype(str) == data.latest_wave))
+    assert mine.any()
+    main.loc[mine, "suppressed"] = True
+    benchmark["main_mode"] = main
+    data = dataclasses.replace(data, benchmark=benchmark)
+    nb = build_collaboration_report(data, shown_id())
+    text = section(nb.build(), "Ways of creating value")
+    assert "was answered by fewer than 10" in text and "is not shown" in text
