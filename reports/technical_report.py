@@ -37,8 +37,8 @@ PERMITS = {
                   "scores should be compared across waves",
     "metric": "relationships between characteristics (correlations, regression slopes) can be "
               "compared across waves, but mean scores cannot",
-    "scalar": "mean scores on the comparable items can be compared across waves, as the change "
-              "and trend analyses of the benchmark reports do",
+    "scalar": "mean scores on the comparable items can be compared across waves, as the "
+              "benchmark reports' trends and their changes across a version change do",
 }
 
 METHODS = """
@@ -76,7 +76,10 @@ METHODS = """
   G. (1984). *Journal of Applied Psychology*, 69, 85–98.
 - **Change between waves** (benchmark reports): partially overlapping samples t-test
   (`T_new2`, as `Partiallyoverlapping::Partover.test`), using respondents who answered
-  both waves and those who answered one, on comparable items only. Derrick, B., Toher, D., &
+  both waves and those who answered one; on every item between two waves of the same
+  instrument version, on the comparable items only across a version change. Higher, lower,
+  improved and declined are read from one verdict table: a 95% interval wholly above or
+  below the peer median (or zero, for a change). Derrick, B., Toher, D., &
   White, P. (2017). How to compare the means of two samples that include paired observations
   and independent observations. *The Quantitative Methods for Psychology*, 13, 120–126.
 """
@@ -553,8 +556,10 @@ def _versions(nb: ReportNotebook, data: ReportData) -> None:
         f"The waves used {plural(len(used), 'instrument version')} "
         f"({md_escape(', '.join(used))}); "
         "@tbl-versions shows which. Item statistics and factor models use each wave's own "
-        "version; comparisons across waves use only the items that the version mappings mark "
-        "comparable.", key="versions-intro")
+        "version; a change between two waves of the same version uses every item (the scores "
+        "the reports show), while a change across a version change and the trends across all "
+        "waves use only the items that the version mappings mark comparable.",
+        key="versions-intro")
     nb.output(tech.versions_table, data, label="tbl-versions",
               caption="Instrument version used by each wave.")
     chains = tech.cross_wave_chains(data)
