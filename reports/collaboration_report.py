@@ -157,7 +157,8 @@ def _names(frame: pd.DataFrame, mask: pd.Series) -> list[str]:
 def _not_shown(nb: ReportNotebook, ctx: _Context, what: str, key: str) -> None:
     reason = ("no one responded" if ctx.status == "none"
               else f"fewer than {ctx.data.threshold} people responded")
-    nb.callout("warning", f"{what} for {ctx.label}: not shown, because {reason}.", key=key)
+    nb.callout("warning", f"{what} for {ctx.label}: not shown, because {reason}.",
+               title="Not shown", key=key)
 
 
 # -- 1. summary ----------------------------------------------------------------------------------
@@ -418,7 +419,7 @@ def _change(nb: ReportNotebook, ctx: _Context) -> None:
             reason = ("no one responded in one of the two waves" if not len(frame) else
                       f"one of the two waves has {ctx.hidden}")
             nb.callout("warning", f"Change since {md_escape(_wave_label(data, previous))} is not "
-                       f"shown: {reason}.", key="change")
+                       f"shown: {reason}.", title="Change not shown", key="change")
         else:
             nb.markdown(
                 f"@tbl-change compares {ctx.label} with {md_escape(_wave_label(data, previous))}"
@@ -550,7 +551,7 @@ def _value_modes(nb: ReportNotebook, ctx: _Context) -> None:
         reason = str(rows["reason"].iloc[0]) if len(rows) else ""
         text = (f"Not shown for {ctx.label}: "
                 + (f"{md_escape(reason)}." if reason else f"{ctx.hidden}."))
-        nb.callout("note", text, key="value-hidden")
+        nb.callout("note", text, title="Not shown", key="value-hidden")
         return
     nb.markdown(_value_sentences(ctx, modes), key="value")
     nb.output(out.value_modes_figure, data, label="fig-value-modes",
@@ -640,7 +641,7 @@ def _network(nb: ReportNotebook, ctx: _Context) -> None:
     if not net["known"]:
         reason = md_escape(net["reason"]) or "no connections were named"
         nb.callout("note", f"Connections cannot be described for {ctx.label}: {reason}.",
-                   key="network-hidden")
+                   title="No connections to describe", key="network-hidden")
         return
     m, peer = net["measures"], net["peer"]
     cross = m["cross_sector_share"] - m["cross_sector_share_expected"]

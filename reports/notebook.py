@@ -129,13 +129,15 @@ class ReportNotebook:
             raise ValueError(f"heading level must be 2-6, got {level}")
         self.markdown(f"{'#' * level} {text}", key=key or f"h-{_slug(text)}")
 
-    def callout(self, kind: CalloutKind, text: str, *, title: str | None = None,
+    def callout(self, kind: CalloutKind, text: str, *, title: str,
                 key: str = "callout") -> None:
-        """A Quarto callout block (note, tip, important, warning, caution)."""
+        """A Quarto callout block (note, tip, important, warning, caution) with its own
+        title (an untitled callout would get Quarto's default heading, e.g. "Warning")."""
         if kind not in CALLOUT_KINDS:
             raise ValueError(f"callout kind must be one of {CALLOUT_KINDS}, got {kind!r}")
-        head = f"## {title}\n\n" if title else ""
-        self.markdown(f"::: {{.callout-{kind}}}\n{head}{text.strip()}\n:::", key=key)
+        if not title or not title.strip():
+            raise ValueError("a callout needs a title")
+        self.markdown(f"::: {{.callout-{kind}}}\n## {title}\n\n{text.strip()}\n:::", key=key)
 
     # -- outputs ----------------------------------------------------------------------------
     def output(self, function: Callable[..., FigureOutput | TableOutput], data: Any, *,
@@ -172,8 +174,13 @@ class ReportNotebook:
         source = _options_text(options) + f"{alias}.{function.__name__}(data{args})"
         cell = v4.new_code_cell(source, execution_count=None)
         cell.metadata["tags"] = ["remove-input"]
-        cell.outputs = [v4.new_output("display_data", data=bundle,
-                                      metadata={"collab_stats": meta})]
+        # A table is the cell's result (as a pandas DataFrame's would be): Quarto treats a
+        # text/html *display_data* output as a JavaScript widget and adds require.js and
+        # jQuery from a CDN; an execute_result is rendered as the HTML it is.
+        kind = "execute_result" if "text/html" in bundle else "display_data"
+        extra = {"execution_count": None} if kind == "execute_result" else {}
+        cell.outputs = [v4.new_output(kind, data=bundle, metadata={"collab_stats": meta},
+                                      **extra)]
         self._add(cell, label)
         self.outputs[label] = result
         return result
@@ -186,10 +193,11 @@ class ReportNotebook:
         if self.author:
             matter["author"] = md_escape(self.author)
         matter["date"] = (self.date or dt.date.today()).isoformat()
+        # Only what genuine Quarto builds without TeX, and no embed-resources: in a Quarto
+        # website that would keep downloads/ and pdf/ out of _site and make pandoc fetch
+        # scripts. Self-contained pages and PDFs are this project's own renderer's business.
         matter["format"] = {
-            "html": {"toc": True, "toc-depth": 2, "embed-resources": True,
-                     "number-sections": False, "lang": "en-GB"},
-            "pdf": {"toc": True, "papersize": "a4"},
+            "html": {"toc": True, "toc-depth": 2, "number-sections": False, "lang": "en-GB"},
         }
         matter["jupyter"] = "python3"
         matter["execute"] = {"enabled": False}

@@ -69,7 +69,7 @@ def build_overview_report(data: ReportData, *, wave: str | None = None,
     facts = _facts(data, wave)
 
     nb.heading(SECTIONS[0])
-    nb.callout("note", _summary(data, wave, facts, links), key="summary")
+    nb.callout("note", _summary(data, wave, facts, links), title="Key findings", key="summary")
 
     _response_section(nb, data, wave, facts, links)
     _heatmap_section(nb, data, wave)
@@ -331,7 +331,7 @@ def _change_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict
     caveats = _change_caveats(data, change)
     if caveats:
         nb.callout("warning", "Change needs care: " + md_escape("; ".join(caveats)) + ".",
-                   key="change-caveat")
+                   title="Read the change with care", key="change-caveat")
     nb.output(out.change_chart, data, label="fig-change",
               caption=f"Collaborations that declined, showed no clear change or improved on "
                       f"each characteristic since {previous}.",

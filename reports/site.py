@@ -496,7 +496,9 @@ def quarto_project(data: ReportData) -> str:
     project = {
         "project": {"type": "website", "output-dir": "_site",
                     "render": ["index.ipynb", "programme-overview.ipynb",
-                               "technical-report.ipynb", "collaborations/*.ipynb"]},
+                               "technical-report.ipynb", "collaborations/*.ipynb"],
+                    # copied into _site as they are: the pages link to them
+                    "resources": ["downloads/", "pdf/"]},
         "website": {
             "title": data.programme.name,
             "navbar": {"left": [

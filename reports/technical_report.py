@@ -256,7 +256,8 @@ def _summary(nb: ReportNotebook, data: ReportData) -> None:
             f"**Data quality.** {plural(len(data.sources), 'export')}, {fmt_int(read)} rows "
             f"read; {fmt_int(held)} ({fmt_percent(held / read if read else np.nan, 1)}) "
             "quarantined (@tbl-quarantine).")
-    nb.callout("note", "\n".join(f"- {p}" for p in points), key="summary")
+    nb.callout("note", "\n".join(f"- {p}" for p in points), title="Key findings",
+               key="summary")
 
 
 def _reliability(nb: ReportNotebook, data: ReportData, labels: dict[str, str]) -> None:
@@ -489,7 +490,8 @@ def _invariance(nb: ReportNotebook, data: ReportData) -> None:
         "note" if level == "scalar" else "warning",
         (f"**{level.capitalize()} invariance** is the strictest level supported: "
          if level else "**No level of invariance** is supported: ")
-        + f"{PERMITS[level]}.\n\n{verdicts}", key="invariance-verdict")
+        + f"{PERMITS[level]}.\n\n{verdicts}", title="What the invariance tests allow",
+        key="invariance-verdict")
 
 
 def _aggregation(nb: ReportNotebook, data: ReportData) -> None:

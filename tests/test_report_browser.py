@@ -41,7 +41,8 @@ def site(tmp_path_factory) -> dict[str, Path]:
     index.markdown("- [The hostile collaboration](reports/hostile.ipynb)\n"
                    "- [Its results](reports/hostile.ipynb#results)\n"
                    "- [Its first figure](reports/hostile.ipynb#fig-means-hostile)")
-    index.callout("note", "Figures for fewer than 10 respondents are not shown.")
+    index.callout("note", "Figures for fewer than 10 respondents are not shown.",
+                  title="Hidden figures")
     render_html(index.build(), out=folder / "index.html")
     # the test report links to these pages: give them something to point at
     (folder / "reports" / "overview.html").write_text(

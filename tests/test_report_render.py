@@ -90,7 +90,7 @@ def build_test_report(data: ReportData, *, toc_depth: int | None = None) -> Repo
     nb.markdown("<script>alert(1)</script>", key="raw-script")
     for kind in CALLOUT_KINDS:
         nb.callout(kind, f"Body of the {kind} callout (see @tbl-means-small).",
-                   title=f"{kind.title()} title" if kind == "warning" else None, key=kind)
+                   title=f"{kind.title()} title", key=kind)
     nb.heading("Results")
     nb.heading("The hostile collaboration", 3)
     for label, function, caption in (

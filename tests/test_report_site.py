@@ -80,9 +80,62 @@ def test_quarto_project_renders_the_notebooks_without_executing(site):
         assert list(folder.glob(pattern)), pattern
     nb = nbformat.read(folder / "programme-overview.ipynb", as_version=4)
     front = yaml.safe_load(nb.cells[0].source.strip().strip("-"))
-    assert front["format"]["html"]["embed-resources"] is True
-    assert "pdf" in front["format"]
     assert front["collab-stats"]["programme"] == analysed_programme().programme.id
+
+
+def test_the_folder_follows_what_genuine_quarto_needs(site):
+    """Issue 12.3, from what Quarto 1.7.34 (offline, pandoc 3.6) did with the folder:
+    every format listed is rendered (a `pdf` needs TeX: exit 1); `embed-resources` in a
+    website keeps downloads/ and pdf/ out of _site and makes pandoc fetch require.js and
+    jQuery; a text/html *display_data* output is taken for a JavaScript widget (those
+    scripts again); an untitled callout gets the heading "Warning"; files the pages link to
+    are copied only when listed as project resources."""
+    folder, _ = site
+    project = yaml.safe_load((folder / "_quarto.yml").read_text())
+    assert set(project["project"]["resources"]) == {"downloads/", "pdf/"}
+    assert "embed-resources" not in yaml.safe_dump(project)
+    assert set(project["format"]) == {"html"}
+    notebooks = sorted(folder.rglob("*.ipynb"))
+    assert len(notebooks) >= 4
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        front = yaml.safe_load(nb.cells[0].source.strip().strip("-"))
+        assert set(front["format"]) == {"html"}, path.name
+        assert "embed-resources" not in front["format"]["html"], path.name
+        assert "self-contained" not in front["format"]["html"], path.name
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                for output in cell.get("outputs", []):
+                    if output.output_type == "display_data":
+                        assert not {"text/html", "application/javascript"} & set(output.data), (
+                            f"{path.name} {cell.id}: a widget to Quarto")
+            elif cell.cell_type == "markdown":
+                for block in re.findall(r"^::: \{\.callout-[a-z]+\}\n(.*?)^:::",
+                                        cell.source, flags=re.S | re.M):
+                    assert block.startswith("## ") and block.split("\n")[0][3:].strip(), (
+                        f"{path.name} {cell.id}: a callout without its own title")
+
+
+def test_every_local_link_of_the_site_resolves(site):
+    """Every href and src of every page (HTML and notebook links) names a file that exists,
+    and every #anchor an id on the page it points to."""
+    folder, _ = site
+    pages = sorted(folder.rglob("*.html"))
+    ids: dict[Path, set[str]] = {p: set(re.findall(r'\bid="([^"]+)"', p.read_text()))
+                                 for p in pages}
+    broken = []
+    for page in pages:
+        for target in re.findall(r'(?:href|src)="([^"]+)"', page.read_text()):
+            if re.match(r"^(?:[a-z]+:|//)", target) and not target.startswith("file:"):
+                continue  # data: URIs, https: links
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.exists():
+                broken.append(f"{page.relative_to(folder)} -> {target}")
+            elif anchor and resolved.suffix == ".html" and anchor not in ids.get(
+                    resolved, set(re.findall(r'\bid="([^"]+)"', resolved.read_text()))):
+                broken.append(f"{page.relative_to(folder)} -> {target} (no such anchor)")
+    assert not broken, "\n".join(broken[:20])
 
 
 def test_downloads_never_carry_a_suppressed_value(site):
