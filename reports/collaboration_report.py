@@ -767,10 +767,14 @@ def _appendix(nb: ReportNotebook, ctx: _Context) -> None:
     if not ctx.appendix:
         return
     nb.heading(SECTIONS[11], key="h-appendix")
-    nb.markdown("The detailed tables behind the sections above. Each is also in the downloads "
-                "as a CSV file.", key="appendix")
+    files = ", ".join(f"{label}.csv" for _, label, _, _ in ctx.appendix)
+    nb.markdown("::: {.cs-no-print}\nThe detailed tables behind the sections above. Each is "
+                "also in the downloads as a CSV file.\n:::\n\n::: {.cs-print-only}\nThe "
+                f"detailed tables are left out of the printed report: they are in the report's "
+                f"downloads ({files}).\n:::", key="appendix")
     for function, label, caption, kwargs in ctx.appendix:
-        nb.output(function, ctx.data, label=label, caption=caption, **kwargs)
+        nb.output(function, ctx.data, label=label, caption=caption, classes="cs-no-print",
+                  **kwargs)
 
 
 def _suppressed_notes(ctx: _Context) -> list[str]:

@@ -141,9 +141,11 @@ class ReportNotebook:
 
     # -- outputs ----------------------------------------------------------------------------
     def output(self, function: Callable[..., FigureOutput | TableOutput], data: Any, *,
-               label: str, caption: str, **kwargs: Any) -> FigureOutput | TableOutput:
+               label: str, caption: str, classes: str | None = None,
+               **kwargs: Any) -> FigureOutput | TableOutput:
         """Call ``function(data, **kwargs)`` and add a code cell holding the call and its
-        output. ``label`` is ``fig-...`` for a figure or ``tbl-...`` for a table."""
+        output. ``label`` is ``fig-...`` for a figure or ``tbl-...`` for a table; ``classes``
+        (Quarto's cell option) e.g. ``"cs-no-print"`` to leave it out of the PDF."""
         if not _LABEL.match(label):
             raise ValueError(f"label must look like 'fig-name' or 'tbl-name', got {label!r}")
         if label in self.outputs:
@@ -165,6 +167,8 @@ class ReportNotebook:
         else:
             raise TypeError(f"{function.__qualname__} returned {type(result).__name__}, "
                             "not a FigureOutput or TableOutput")
+        if classes:
+            options["classes"] = classes
         options["echo"] = False
         meta: dict[str, Any] = {"label": label}
         if isinstance(result, FigureOutput):

@@ -65,6 +65,15 @@ _XREF = r"(?<![\w@\\])@(?P<xkind>[Ff]ig|[Tt]bl)-(?P<xname>[a-z0-9](?:[a-z0-9-]*[
 _FENCE_OPEN = re.compile(r"^:::+\s*\{(?P<attrs>[^}]*)\}\s*$")
 _FENCE_CLOSE = re.compile(r"^:::+\s*$")
 _TITLE_ATTR = re.compile(r'title\s*=\s*"([^"]*)"')
+#: Classes a fenced div or a code cell's ``classes`` option may give its container (the
+#: print styles hide ``cs-no-print`` and show ``cs-print-only`` on paper only).
+_CLASSES = frozenset({"cs-no-print", "cs-print-only"})
+
+
+def _classes(text: str) -> str:
+    """The allowed classes named in ``text`` (``.name`` in div attributes, or plain names)."""
+    found = re.findall(r"[A-Za-z0-9_-]+", text or "")
+    return " ".join(dict.fromkeys(c for c in found if c in _CLASSES))
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _MARKUP = re.compile(r"<[a-zA-Z!/?]")  # whatever a browser could read as the start of markup
 _TAG = re.compile(r"""</?([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*"""
@@ -272,7 +281,9 @@ def _plain(fragment: str) -> str:
 def _fenced_div(attrs: str, body: list[str], ctx: _Context, toc_depth: int) -> str:
     kind = re.search(r"\.callout-([a-z]+)", attrs)
     if kind is None or kind.group(1) not in CALLOUT_KINDS:
-        return f'<div class="cs-div">\n{_markdown(chr(10).join(body), ctx, toc_depth)}</div>\n'
+        extra = _classes(" ".join(re.findall(r"\.([A-Za-z0-9_-]+)", attrs)))
+        return (f'<div class="cs-div{" " + extra if extra else ""}">\n'
+                f'{_markdown(chr(10).join(body), ctx, toc_depth)}</div>\n')
     name = kind.group(1)
     title_attr = _TITLE_ATTR.search(attrs)
     title = title_attr.group(1) if title_attr else ""
@@ -386,7 +397,8 @@ class CellOptionsPreprocessor(Preprocessor):
                 echo = options.get("echo", True) is not False and "remove-input" not in tags
                 show = options.get("output", True) is not False and "remove-output" not in tags
                 cell.metadata["collab"] = {"options": options, "code": code.strip() if echo else "",
-                                           "show_output": show}
+                                           "show_output": show,
+                                           "classes": _classes(str(options.get("classes", "")))}
             kept.append(cell)
         nb.cells = kept
         return nb, resources
