@@ -88,3 +88,58 @@ def test_no_page_ends_with_a_heading(printed):
                  and not re.search(r"Page \d+ of \d+", line)]
         assert lines, f"page {number} is empty"
         assert lines[-1] not in headings, f"page {number} ends with the heading {lines[-1]!r}"
+
+
+# -- no clipped text in any figure (issue 12.2) --------------------------------------------------
+
+_TEXT_OUTSIDE = """() => {
+  const svg = document.querySelector('svg');
+  const box = svg.getBoundingClientRect();
+  const out = [];
+  for (const t of svg.querySelectorAll('text')) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0) continue;
+    if (r.left < box.left - 0.5 || r.right > box.right + 0.5
+        || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)
+      out.push(t.textContent);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> list[Path]:
+    """The overview, the technical report and two collaboration reports of the fixture."""
+    from reports.site import plan_links, write_programme_pages
+
+    data = analysed_programme()
+    folder = tmp_path_factory.mktemp("figures")
+    links = plan_links(data)
+    result = write_programme_pages(data, folder, wave=data.latest_wave, links=links)
+    files = [p for p in result.html if p.suffix == ".html"]
+    for cid in (_typical(), data.programme.collaborations[0].id):
+        written, _ = write_collaboration_page(data, folder, cid, links[cid],
+                                              wave=data.latest_wave)
+        files += [p for p in written if p.suffix == ".html"]
+    return files
+
+
+def test_no_text_of_any_figure_runs_off_it(pages):
+    """Every <text> of every SVG figure, laid out by Chromium, lies inside the figure (the
+    overview's response-rate note and the technical report's omega title once did not)."""
+    import base64
+
+    from reports.pdf import chromium_browser
+
+    clipped, seen = [], 0
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        for path in pages:
+            html = path.read_text(encoding="utf-8")
+            for m in re.finditer(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html):
+                svg = base64.b64decode(m.group(1)).decode("utf-8")
+                page.set_content(f"<html><body style='margin:0'>{svg}</body></html>")
+                seen += 1
+                clipped += [f"{path.name}: {t!r}" for t in page.evaluate(_TEXT_OUTSIDE)]
+    assert seen >= 20
+    assert not clipped, "\n".join(clipped)

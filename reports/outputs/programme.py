@@ -318,8 +318,8 @@ def response_rate_chart(data: ReportData, *, wave: str | None = None) -> FigureO
         ax.set_xlabel("Response rate (%)")
         ax.grid(axis="y", visible=False)
         if hidden:
-            ax.set_title(f"Not shown: {plural(hidden, 'collaboration')} with "
-                         f"{_hidden_note(data)}", fontsize=8, loc="left",
+            ax.set_title(_wrap(f"Not shown: {plural(hidden, 'collaboration')} with "
+                               f"{_hidden_note(data)}", 80), fontsize=8, loc="left",
                          color=COLOURS["muted"])
         alt = (f"Bar chart of the response rate of {plural(len(shown), 'collaboration')}, "
                f"highest first; the median is {fmt_percent(median)}, and rates run from "

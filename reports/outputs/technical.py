@@ -183,8 +183,9 @@ def reliability_chart(data: ReportData) -> FigureOutput:
                       markeredgecolor=COLOURS["ink"], markeredgewidth=0.5, markersize=6)
         values = pd.concat([rows["ci_low"], rows["omega"], rows["alpha"]]).dropna()
         low = min(ALPHA_MIN - 0.05, float(values.min()) - 0.02) if len(values) else 0.6
-        for ax, title in ((ax_a, "Cronbach's alpha (95% Feldt interval)"),
-                          (ax_o, "McDonald's omega (95% bootstrap interval)"
+        # Two-line titles: the omega panel is narrow (no text may run off the figure).
+        for ax, title in ((ax_a, "Cronbach's alpha\n(95% Feldt interval)"),
+                          (ax_o, "McDonald's omega\n(95% bootstrap interval)"
                            if "omega_ci_low" in rows else "McDonald's omega (total)")):
             _reference(ax, ALPHA_MIN, "0.70")
             ax.set_xlim(low, 1.0)
