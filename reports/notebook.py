@@ -135,9 +135,10 @@ class ReportNotebook:
         title (an untitled callout would get Quarto's default heading, e.g. "Warning")."""
         if kind not in CALLOUT_KINDS:
             raise ValueError(f"callout kind must be one of {CALLOUT_KINDS}, got {kind!r}")
-        if not title or not title.strip():
-            raise ValueError("a callout needs a title")
-        self.markdown(f"::: {{.callout-{kind}}}\n## {title}\n\n{text.strip()}\n:::", key=key)
+        if not title or not title.strip() or '"' in title or "\n" in title:
+            raise ValueError(f"a callout needs a one-line title without double quotes, got "
+                             f"{title!r}")
+        self.markdown(f'::: {{.callout-{kind} title="{title}"}}\n{text.strip()}\n:::', key=key)
 
     # -- outputs ----------------------------------------------------------------------------
     def output(self, function: Callable[..., FigureOutput | TableOutput], data: Any, *,

@@ -304,12 +304,12 @@ def test_invariance_caveat_is_shown_when_scalar_invariance_fails():
     changed = dataclasses.replace(data, psychometrics={**data.psychometrics,
                                                        "invariance": invariance})
     texts = markdown_cells(build_overview_report(changed).build())
-    caveat = [t for t in texts if t.startswith("::: {.callout-warning}")]
+    caveat = [t for t in texts if t.startswith("::: {.callout-warning")]
     assert len(caveat) == 1 and md_escape(INVARIANCE_CAVEAT) in caveat[0]
     _, book = report()
     supported = data.psychometrics["invariance"]
     if bool(supported.loc[supported["level"] == "scalar", "supported"].iloc[0]):
-        assert not any(t.startswith("::: {.callout-warning}") for t in markdown_cells(book))
+        assert not any(t.startswith("::: {.callout-warning") for t in markdown_cells(book))
 
 
 def test_league_table_for_one_characteristic_matches_its_summaries():

@@ -110,9 +110,8 @@ def test_the_folder_follows_what_genuine_quarto_needs(site):
                         assert not {"text/html", "application/javascript"} & set(output.data), (
                             f"{path.name} {cell.id}: a widget to Quarto")
             elif cell.cell_type == "markdown":
-                for block in re.findall(r"^::: \{\.callout-[a-z]+\}\n(.*?)^:::",
-                                        cell.source, flags=re.S | re.M):
-                    assert block.startswith("## ") and block.split("\n")[0][3:].strip(), (
+                for attrs in re.findall(r"^::: \{(\.callout-[^}]*)\}", cell.source, flags=re.M):
+                    assert re.search(r'title="[^"]+"', attrs), (
                         f"{path.name} {cell.id}: a callout without its own title")
 
 

@@ -202,7 +202,7 @@ def test_summary_states_the_verdicts_of_the_tables():
     _, book = _report()
     data = analysed_programme()
     summary = next(c.source for c in book.cells if c.get("id") == "summary")
-    assert summary.startswith("::: {.callout-note}")
+    assert summary.startswith("::: {.callout-note title=\"Key findings\"}")
     rel = data.psychometrics["reliability"]
     pooled = rel[rel["level"] == "programme"]["alpha"]
     assert f"{pooled.min():.3f}" in summary and f"{pooled.max():.3f}" in summary
