@@ -14,8 +14,14 @@ setup: $(STAMP) browser
 
 # Headless Chromium renders PDFs and runs the accessibility tests. Installed from Debian's
 # packages when missing (needs root, as on CI); without it, PDF output and the browser tests
-# are skipped with a message saying why.
+# are skipped with a message saying why. poppler-utils (pdftoppm, pdfinfo) is for looking at
+# PDF pages as images while working on the print styles; nothing in the tests needs it.
 browser:
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null 2>&1 || \
+	    echo "note: could not install poppler-utils (pdftoppm); only needed to view PDF pages"; \
+	  fi; }
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's chromium (PDF output, accessibility tests)"; \
