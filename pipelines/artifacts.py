@@ -51,6 +51,9 @@ def wave_summary_markdown(wave: str, ingested: list[dict], psychometrics: Progra
         accepted = sum(r["accepted"] for r in ingested)
         lines += ["", f"Rows read {read:,} = accepted {accepted:,} + quarantined "
                       f"{sum(totals.values()):,}."]
+        # what the store did with respondents already stored from another export
+        lines += [f"- {_cell(row['file'])}: {_cell(row['note'])}" for row in ingested
+                  if row.get("note")]
     else:
         lines.append("No new exports in this run (the stored data were analysed).")
     flags = psychometrics.flags

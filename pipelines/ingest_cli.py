@@ -23,7 +23,7 @@ from collab_stats.ingest.textio import summarise_names
 from .cli_workspace import ExamplesFormatter
 from .exit_codes import ExitCode
 from .files import write_text_atomic
-from .store import WaveStore
+from .store import DUPLICATE_REASON, WaveStore
 from .workspace import Workspace, dictionary_beside, mapping_beside
 
 #: Below this confidence a proposed mapping is not used without a person checking it.
@@ -190,11 +190,16 @@ def run_ingest(args: argparse.Namespace) -> int:
                           format=raw.format, instrument_version=version,
                           rows_read=report.rows_read)
         held = {k: v for k, v in report.rows_quarantined.items() if v}
+        if added.duplicates_removed_here:  # left out: another file of the wave holds the kept one
+            held[DUPLICATE_REASON] = added.duplicates_removed_here
         n_held = sum(held.values())
         print(f"{path}: {raw.format} ({raw.variant}); {report.rows_read} rows read = "
-              f"{report.rows_accepted} accepted + {n_held} quarantined"
+              f"{report.rows_accepted - added.duplicates_removed_here} accepted + {n_held} "
+              "quarantined"
               + (f" ({', '.join(f'{k} {v}' for k, v in held.items())})" if held else "")
               + f"; {added.status} in {args.store}")
+        if added.note:
+            print(f"  {added.note}")
         if report.unmatched_columns:
             print(f"  {len(report.unmatched_columns):,} columns not used: "
                   f"{summarise_names(report.unmatched_columns)}")

@@ -2,8 +2,10 @@
 
 Each export is read (format detected from content), mapped (its ``.mapping.yaml`` beside it,
 or a proposal when every column matches confidently), converted (validated, quarantined with
-reasons, pseudonymised) and stored; then moved to ``inbox/processed/<wave>/``, or to
-``inbox/failed/<wave>/`` with the reason, so that each file is picked up exactly once.
+reasons, pseudonymised) and stored (respondents the wave already holds from another file are
+resolved by the store's rule, see :mod:`pipelines.store`); then moved to
+``inbox/processed/<wave>/``, or to ``inbox/failed/<wave>/`` with the reason, so that each file
+is picked up exactly once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from collab_stats.errors import CollabStatsError, IngestError
-from collab_stats.ingest.convert import ConvertResult, convert_export
+from collab_stats.ingest.convert import ConvertReport, ConvertResult, convert_export
 from collab_stats.ingest.detect import detect_format, read_export
 from collab_stats.ingest.mapping import load_mapping, propose_mapping
 from collab_stats.ingest.raw import RawExport
@@ -22,7 +24,7 @@ from collab_stats.instrument import InstrumentFamily
 from collab_stats.programme import Programme
 
 from .retry import IO_RETRIES
-from .store import AddResult, WaveStore
+from .store import DUPLICATE_REASON, AddResult, WaveStore
 from .workspace import InboxFile, Workspace, find_inbox_files, move_processed
 
 #: Below this confidence a proposed mapping is not used without a person checking it.
@@ -79,22 +81,36 @@ def ingest_file(ws: Workspace, item: InboxFile, family: InstrumentFamily,
     except CollabStatsError as exc:
         move_processed(ws, item, failed=str(exc))
         return {"file": item.path.name, "wave": item.wave, "format": "", "status": "failed",
-                "rows_read": 0, "accepted": 0, "quarantined": {}, "warnings": [],
+                "rows_read": 0, "accepted": 0, "quarantined": {}, "warnings": [], "note": "",
                 "error": str(exc)}
     move_processed(ws, item)
-    report = result.report
-    return {"file": item.path.name, "wave": item.wave, "format": raw.format,
-            "status": added.status, "rows_read": report.rows_read,
-            "accepted": report.rows_accepted,
-            "quarantined": {k: v for k, v in report.rows_quarantined.items() if v},
-            "warnings": list(report.warnings), "error": ""}
+    return ingest_summary(item.path.name, item.wave, raw.format, result.report, added)
+
+
+def ingest_summary(file: str, wave: str, format: str, report: ConvertReport,
+                   added: AddResult) -> dict:
+    """One file's summary row: rows read = accepted + quarantined by reason (this file's
+    submissions left out because another file of the wave holds a later one counted as
+    ``duplicate_across_files``), the store's status, and ``note``: one line on what the add
+    did to other files of the wave ("" when nothing), e.g. "replaced
+    2026-09-qualtrics-2026-10-01.csv (cumulative re-export: every respondent of it is in
+    this file)"."""
+    quarantined = {k: v for k, v in report.rows_quarantined.items() if v}
+    here = added.duplicates_removed_here
+    if here:
+        quarantined[DUPLICATE_REASON] = here
+    return {"file": file, "wave": wave, "format": format, "status": added.status,
+            "rows_read": report.rows_read, "accepted": report.rows_accepted - here,
+            "quarantined": quarantined, "warnings": list(report.warnings),
+            "note": added.note, "error": ""}
 
 
 @flow(name="ingest-wave", flow_run_name="ingest-{wave}")
 def ingest_wave(workspace: Path, wave: str) -> list[dict]:
     """Ingest every export of ``wave`` waiting in the workspace's inbox (see the module
-    documentation); returns one summary per file (rows read, accepted, quarantined by
-    reason, status: added / replaced / unchanged / failed)."""
+    documentation); returns one summary per file (:func:`ingest_summary`: rows read,
+    accepted, quarantined by reason, status: added / replaced / unchanged / failed, and a
+    note on other files of the wave replaced or resolved)."""
     ws = Workspace.at(workspace)
     programme, family = ws.load()
     if wave not in programme.wave_ids:

@@ -15,10 +15,13 @@ Layout
                                              identifying folders
       .lock                                  flock target for manifest read-modify-write
       .staging.lock, .staging/<uuid>/        partitions being written (outside the lock)
-      waves/<wave_id>/<sha256[:16]>/         respondents, responses, selections .parquet
-      free_text/<wave_id>/<sha256[:16]>/     comments.parquet (free text, possibly identifying)
-      quarantine/<wave_id>/<sha256[:16]>.parquet   rows rejected by validation (raw text,
-                                                    possibly identifying)
+      waves/<wave_id>/<key>/                 respondents, responses, selections .parquet
+      free_text/<wave_id>/<key>/             comments.parquet (free text, possibly identifying)
+      quarantine/<wave_id>/<key>.parquet     rows rejected by validation (raw text,
+                                             possibly identifying)
+
+``<key>`` is ``sha256[:16]`` of the source file, followed by ``-r<n>`` from its n-th revision
+on (a source is revised when some of its rows are removed as duplicates, see below).
 
 Every stored row carries the provenance columns :data:`PROVENANCE_COLUMNS` (``source_file``,
 ``source_sha256``, ``source_format``, ``instrument_version``, ``ingested_at``).
@@ -33,6 +36,45 @@ Guarantees
 * The manifest's read-modify-write runs under an exclusive ``fcntl.flock`` on ``root/.lock``,
   so concurrent ingests (threads or processes) never lose each other's entries; readers take
   a shared lock, so they never see a partition deleted under them.
+* Each source records ``rows_read = rows_accepted + rows_quarantined`` (a quarantined row
+  counted once, under its primary reason, whatever the number of its problems).
+
+Respondents stored by more than one source
+------------------------------------------
+A respondent is stored once per wave. Platforms' cumulative exports carry new, date-stamped
+names (``2026-09-qualtrics-2026-10-01.csv``, then ``2026-09-qualtrics-2026-10-15.csv``
+holding the first one's responses and the late ones), so a file may hold respondents (the
+same pseudonymised ``respondent_id``) that another source of the wave already holds.
+:meth:`WaveStore.add` then applies one rule, in the same manifest commit as the new file:
+
+1. **A newer export replaces an older one it contains.** A stored source of the wave with
+   at least one respondent, *every* one of whom is also accepted in the new file with a
+   submission that is not older (rule 2 below, a tie counting for the new file), is removed
+   wholly - rows, free text and quarantine - as a corrected re-export of the same name is.
+   The add's status is ``replaced`` and :attr:`AddResult.replaced_sources` names it.
+2. **Otherwise the latest complete submission of a respondent is kept**, as within a file:
+   a complete submission over an incomplete one, then one with a known submission time
+   over one without, then the later time; on a tie, the submission already stored. The
+   other submission's rows (respondent, answers, selections, free text) are removed from
+   its source - the new file, or a stored source, whose partition is rewritten as its next
+   revision - and recorded in that source's quarantine as one row with reason
+   ``duplicate_across_files``, the respondent's pseudonym and the file kept. Each source
+   keeps ``rows_read = rows_accepted + rows_quarantined``; :attr:`AddResult.duplicates_removed`
+   counts the rows moved, per source.
+
+Duplicates are found by the pseudonymised respondent id only: the canonical data keep no
+platform response id, and respondents of an export without ids get a per-file pseudonym
+(``"<source>#row<n>"``), so they cannot be matched across files.
+
+A store written before this rule may hold a respondent under several sources.
+:meth:`WaveStore.load` never returns such a respondent twice: it replays the rule over the
+wave's sources in the order they were ingested, warns (:class:`StoreWarning`: the wave, the
+sources, how many respondents) and leaves the files as they are;
+:meth:`WaveStore.resolve_duplicates` stores the same result. Resolving rather than refusing
+keeps every analysis of the wave running with the figures the store would hold had it been
+written with the rule, and the warning says so. Duplicates *within* one source (which
+:func:`~collab_stats.ingest.convert.convert_export` never produces) cannot be told apart
+and make ``load`` raise :class:`StoreError`.
 
 Limits: ``flock`` is advisory and only works between processes on one machine on a local
 file system; on NFS or SMB shares it may be emulated, per client, or absent, so the store
@@ -50,11 +92,13 @@ import os
 import re
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from collab_stats._params import check_option
@@ -71,7 +115,8 @@ from collab_stats.schema import (
 
 from .files import write_atomic
 
-__all__ = ["PROVENANCE_COLUMNS", "AddResult", "StoreError", "WaveStore"]
+__all__ = ["DUPLICATE_REASON", "PROVENANCE_COLUMNS", "AddResult", "StoreError", "StoreWarning",
+           "WaveStore"]
 
 #: Columns added to every stored row: where it came from and when it was stored.
 PROVENANCE_COLUMNS: tuple[str, ...] = (
@@ -95,10 +140,19 @@ _SOURCE_FIELDS = (
     "rows_read", "rows_accepted", "rows_quarantined", "partition", "free_text", "quarantine",
 )
 AddStatus = Literal["added", "replaced", "unchanged"]
+#: Quarantine reason of a submission left out because another source of the wave holds a
+#: submission of the same respondent that the rule of the module documentation keeps.
+DUPLICATE_REASON = "duplicate_across_files"
+_KEY = ["wave_id", "respondent_id"]
 
 
 class StoreError(CollabStatsError):
     """The wave store on disk is unreadable or inconsistent (e.g. a damaged manifest)."""
+
+
+class StoreWarning(UserWarning):
+    """What :meth:`WaveStore.load` read needed resolving: respondents of a wave stored by
+    more than one source (a store written before the rule of the module documentation)."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +169,22 @@ class AddResult:
     partition : str
         Partition folder, relative to the store root.
     replaced_sha256 : str or None
-        For ``replaced``: the SHA-256 of the file whose rows were replaced.
+        For ``replaced``: the SHA-256 of the earlier file of the same name, or else of the
+        first of ``replaced_sources``.
     rows_read, rows_accepted, rows_quarantined : int
-        As recorded in the manifest.
+        As recorded in the manifest for this file (``rows_read = rows_accepted +
+        rows_quarantined``; the quarantined rows include this file's submissions left out
+        as :data:`DUPLICATE_REASON`).
+    replaced_sources : tuple of str
+        Other sources of the wave (file names) removed wholly because this file contains
+        every respondent of each with a submission no older (rule 1 of the module
+        documentation: a cumulative re-export).
+    duplicates_resolved : int
+        Respondents of this file that another remaining source of the wave also held; each
+        is now stored once, from the latest complete submission (rule 2).
+    duplicates_removed : tuple of (str, int)
+        Per source (file name; this file included), the submissions removed by rule 2 and
+        recorded in that source's quarantine as :data:`DUPLICATE_REASON`.
     """
 
     status: AddStatus
@@ -129,6 +196,31 @@ class AddResult:
     rows_read: int
     rows_accepted: int
     rows_quarantined: int
+    replaced_sources: tuple[str, ...] = ()
+    duplicates_resolved: int = 0
+    duplicates_removed: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def duplicates_removed_here(self) -> int:
+        """Rows of this file left out as :data:`DUPLICATE_REASON` (counted in
+        ``rows_quarantined``)."""
+        return sum(n for name, n in self.duplicates_removed if name == self.source_name)
+
+    @property
+    def note(self) -> str:
+        """One line on what the add did to other sources of the wave ("" when nothing)."""
+        parts = []
+        if self.replaced_sources:
+            parts.append(f"replaced {', '.join(self.replaced_sources)} (cumulative re-export: "
+                         "every respondent of it is in this file)")
+        if self.duplicates_resolved:
+            n = self.duplicates_resolved
+            where = ", ".join(f"{k} in {'this file' if name == self.source_name else name}"
+                              for name, k in self.duplicates_removed)
+            parts.append(f"{n} respondent{'s' if n != 1 else ''} already stored from another "
+                         f"file: the latest complete submission kept, the other quarantined as "
+                         f"{DUPLICATE_REASON} ({where})")
+        return "; ".join(parts)
 
 
 class WaveStore:
@@ -162,8 +254,9 @@ class WaveStore:
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
 
-    def _rel_paths(self, wave_id: str, sha256: str) -> tuple[str, str, str]:
-        key = sha256[:16]
+    def _rel_paths(self, wave_id: str, sha256: str, revision: int = 0
+                   ) -> tuple[str, str, str]:
+        key = sha256[:16] if revision == 0 else f"{sha256[:16]}-r{revision}"
         return (f"waves/{wave_id}/{key}", f"free_text/{wave_id}/{key}",
                 f"quarantine/{wave_id}/{key}.parquet")
 
@@ -183,6 +276,19 @@ class WaveStore:
     ) -> AddResult:
         """Store the rows read from one export file of a wave.
 
+        Respondents the wave already holds under another source are resolved by one rule
+        (see *Respondents stored by more than one source* in the module documentation):
+
+        1. a stored source whose every respondent is in this file, each with a submission
+           no older than the stored one, is replaced wholly (a cumulative re-export);
+        2. otherwise, for each respondent in both, the latest complete submission is kept
+           (complete first, then a known submission time, then the later time; on a tie
+           the stored one), and the other one's rows are removed from their source and
+           recorded in its quarantine as :data:`DUPLICATE_REASON`.
+
+        Both happen in the same manifest commit as the new file, so a crash leaves the old
+        state or the new one.
+
         Parameters
         ----------
         wave_id : str
@@ -193,10 +299,13 @@ class WaveStore:
         sha256 : str
             SHA-256 of the file's bytes (64 hex digits): the file's identity.
         data : SurveyData
-            The accepted rows, in the canonical schema. Respondents' ``instrument_version``
-            must equal ``instrument_version``.
+            The accepted rows, in the canonical schema, one respondents row per respondent.
+            Respondents' ``instrument_version`` must equal ``instrument_version``.
         quarantine : DataFrame
             Rows rejected by validation, any columns (object columns are stored as text).
+            With a boolean ``primary`` column (as
+            :func:`~collab_stats.ingest.convert.convert_export` gives), only primary rows
+            count as quarantined rows; otherwise every row does.
         format : str
             Detected export format, one of :data:`collab_stats.ingest.raw.FORMATS`.
         instrument_version : str
@@ -208,12 +317,16 @@ class WaveStore:
         -------
         AddResult
             ``unchanged`` if this file is already stored for the wave; ``replaced`` if it
-            replaced an earlier file of the same name; ``added`` otherwise.
+            replaced an earlier file of the same name or, by rule 1, of another name
+            (``replaced_sources``); ``added`` otherwise. ``duplicates_resolved`` and
+            ``duplicates_removed`` count what rule 2 did.
 
         Notes
         -----
         The partition is written and fsynced in ``.staging/`` without holding the store lock;
-        only the renames into place and the manifest swap run under it.
+        the renames into place and the manifest swap run under it, and so does rewriting the
+        sources that rule 2 changes (this file's partition included), as that depends on
+        what the wave holds at that moment.
         """
         _check_wave_id(wave_id, "wave_id")
         sha256 = _check_sha256(sha256)
@@ -244,8 +357,8 @@ class WaveStore:
             "format": format, "instrument_version": instrument_version,
             "ingested_at": ingested_at.isoformat(timespec="microseconds"),
             "rows_read": rows_read, "rows_accepted": len(data.respondents),
-            "rows_quarantined": len(quarantine),
-            "table_rows": {name: len(t) for name, t in zip(_TABLES, data._tables(), strict=True)},
+            "rows_quarantined": _n_quarantined(quarantine),
+            "table_rows": _table_rows(data),
         }
         entry["partition"], entry["free_text"], entry["quarantine"] = self._rel_paths(
             wave_id, sha256)
@@ -257,7 +370,7 @@ class WaveStore:
             staging = self.root / ".staging" / uuid.uuid4().hex
             try:
                 self._write_staging(staging, wave_id, data, quarantine, provenance)
-                return self._commit(entry, staging)
+                return self._commit(entry, staging, data, quarantine, provenance)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
 
@@ -274,45 +387,174 @@ class WaveStore:
         for folder in ("partition", "free_text", ""):
             _fsync_dir(staging / folder)
 
-    def _commit(self, entry: dict[str, Any], staging: Path) -> AddResult:
-        wave_id, sha256 = entry["wave_id"], entry["sha256"]
-        targets = [self.root / p for p in (entry["partition"], entry["free_text"],
-                                           entry["quarantine"])]
-        sources = [staging / "partition", staging / "free_text", staging / "quarantine.parquet"]
+    def _commit(self, entry: dict[str, Any], staging: Path, data: SurveyData,
+                quarantine: pd.DataFrame, provenance: dict[str, Any]) -> AddResult:
+        wave_id, sha256, name = entry["wave_id"], entry["sha256"], entry["source_name"]
         with _flock(self.root / ".lock", fcntl.LOCK_EX):
             manifest = self._read_manifest()
             stored = _find_sha(manifest, wave_id, sha256)
             if stored is not None:  # the same file was committed while this one was staged
                 return _result("unchanged", stored)
-            old = next((s for s in manifest["sources"] if s["wave_id"] == wave_id
-                        and s["source_name"] == entry["source_name"]), None)
-            live = {s["partition"] for s in manifest["sources"] if s["wave_id"] == wave_id}
-            if entry["partition"] in live:
+            wave_sources = [s for s in manifest["sources"] if s["wave_id"] == wave_id]
+            old = next((s for s in wave_sources if s["source_name"] == name), None)
+            if any(s["sha256"][:16] == sha256[:16] for s in wave_sources):
                 raise StoreError(
                     f"{entry['partition']}: another source of wave {wave_id!r} has a SHA-256 "
                     f"starting with {sha256[:16]} (not {sha256}); the store cannot hold both")
-            renamed: list[Path] = []
-            try:
-                for source, target in zip(sources, targets, strict=True):
+            others = _in_ingest_order([s for s in wave_sources if s is not old])
+            held = {s["sha256"]: _submissions(self._read_respondents(s)) for s in others}
+            replaced, lost = _resolve(held, sha256, _submissions(data.respondents))
+            names = {s["sha256"]: s["source_name"] for s in others} | {sha256: name}
+            staged = [(entry, staging)]
+            if sha256 in lost:  # some of this file's submissions lose: stage it without them
+                data = _without(data, lost[sha256])
+                quarantine = _stack([quarantine, _duplicate_rows(lost[sha256], names, name)])
+                staged = [(entry, staging / "resolved")]
+                self._write_staging(staged[0][1], wave_id, data, quarantine, provenance)
+                entry.update(rows_accepted=len(data.respondents),
+                             rows_quarantined=_n_quarantined(quarantine),
+                             table_rows=_table_rows(data))
+            removed = [s for s in others if s["sha256"] in replaced]
+            if old is not None:
+                removed.insert(0, old)
+            for i, s in enumerate(others):
+                if s["sha256"] in lost:
+                    folder = staging / f"revision-{i}"
+                    staged.append((self._revise(s, lost[s["sha256"]], names, folder), folder))
+                    removed.append(s)
+            self._swap(manifest, staged, removed)
+        by_source = [(names[s["sha256"]], len(lost[s["sha256"]])) for s in others
+                     if s["sha256"] in lost]
+        by_source += [(name, len(lost[sha256]))] if sha256 in lost else []
+        involved = set(lost.get(sha256, {})).union(
+            *(set(v) for k, v in lost.items() if k != sha256))
+        status: AddStatus = "added" if old is None and not replaced else "replaced"
+        return _result(status, entry,
+                       replaced=old["sha256"] if old is not None else
+                       next(iter(replaced), None),
+                       replaced_sources=tuple(names[k] for k in replaced),
+                       duplicates_resolved=len(involved), duplicates_removed=tuple(by_source))
+
+    def _read_respondents(self, source: dict[str, Any]) -> pd.DataFrame:
+        return pd.read_parquet(self.root / source["partition"] / "respondents.parquet",
+                               columns=["respondent_id", "completed", "submitted_at"])
+
+    def _revise(self, source: dict[str, Any], lost: dict[str, str], names: dict[str, str],
+                folder: Path) -> dict[str, Any]:
+        """Write the next revision of a stored ``source`` into ``folder``: its rows without
+        those of the respondents ``lost`` (each mapped to the SHA-256 of the source whose
+        submission is kept), and its quarantine with one :data:`DUPLICATE_REASON` row each.
+        Return its manifest entry."""
+        revision = int(source.get("revision", 0)) + 1
+        entry = {**source, "revision": revision}
+        entry["partition"], entry["free_text"], entry["quarantine"] = self._rel_paths(
+            source["wave_id"], source["sha256"], revision)
+        (folder / "partition").mkdir(parents=True)
+        (folder / "free_text").mkdir()
+        table_rows = {}
+        for table in _TABLES:
+            sub = "free_text" if table == "comments" else "partition"
+            frame = pd.read_parquet(self.root / source[sub] / f"{table}.parquet")
+            frame = _prune(frame[~frame["respondent_id"].astype(str).isin(list(lost))])
+            _write_parquet(folder / sub / f"{table}.parquet", frame)
+            table_rows[table] = len(frame)
+        added = _quarantine_frame(_duplicate_rows(lost, names, source["source_name"]),
+                                  source["wave_id"], _provenance_of(source))
+        stored = pd.read_parquet(self.root / source["quarantine"])
+        _write_parquet(folder / "quarantine.parquet",
+                       _text_columns(_concat([f for f in (stored, added) if len(f)])))
+        for sub in ("partition", "free_text", ""):
+            _fsync_dir(folder / sub)
+        entry.update(rows_accepted=source["rows_accepted"] - len(lost),
+                     rows_quarantined=source["rows_quarantined"] + len(lost),
+                     table_rows=table_rows)
+        return entry
+
+    def _swap(self, manifest: dict[str, Any], staged: list[tuple[dict[str, Any], Path]],
+              removed: list[dict[str, Any]]) -> None:
+        """Under the exclusive lock: rename each staged folder (``partition``, ``free_text``,
+        ``quarantine.parquet``) to its entry's paths, swap the manifest (``removed`` entries
+        out, staged ones in), and only then delete the removed entries' files."""
+        renamed: list[Path] = []
+        try:
+            for entry, folder in staged:
+                for part, key in (("partition", "partition"), ("free_text", "free_text"),
+                                  ("quarantine.parquet", "quarantine")):
+                    target = self.root / entry[key]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     _remove(target)  # an orphan of an interrupted ingest
-                    os.replace(source, target)
+                    os.replace(folder / part, target)
                     renamed.append(target)
                     _fsync_dir(target.parent)
                     _fsync_dir(target.parent.parent)
-                kept = [s for s in manifest["sources"] if s is not old]
-                manifest["possibly_identifying"] = list(_POSSIBLY_IDENTIFYING)
-                manifest["sources"] = _sorted_sources([*kept, entry])
-                _write_manifest(self.manifest_path, manifest)
-            except BaseException:
-                for target in renamed:  # not in the manifest: never part of the store
-                    _remove(target)
-                raise
-            if old is not None:  # only now that the manifest points at the new partition
-                for rel in (old["partition"], old["free_text"], old["quarantine"]):
-                    _remove(self.root / rel)
-        return _result("added" if old is None else "replaced", entry,
-                       replaced=None if old is None else old["sha256"])
+            gone = {id(s) for s in removed}
+            kept = [s for s in manifest["sources"] if id(s) not in gone]
+            manifest["possibly_identifying"] = list(_POSSIBLY_IDENTIFYING)
+            manifest["sources"] = _sorted_sources([*kept, *(entry for entry, _ in staged)])
+            _write_manifest(self.manifest_path, manifest)
+        except BaseException:
+            for target in renamed:  # not in the manifest: never part of the store
+                _remove(target)
+            raise
+        for source in removed:  # only now that the manifest no longer lists them
+            for rel in (source["partition"], source["free_text"], source["quarantine"]):
+                _remove(self.root / rel)
+
+    def resolve_duplicates(self, waves: Sequence[str] | None = None) -> pd.DataFrame:
+        """Store, for waves whose respondents are stored by more than one source, what
+        :meth:`load` returns: the rule of :meth:`add` replayed over each wave's sources in
+        the order they were ingested, in one manifest commit.
+
+        Returns
+        -------
+        DataFrame
+            One row per source changed: ``wave_id``, ``source_name``, ``outcome``
+            (``replaced``: removed wholly by rule 1; ``quarantined``: submissions moved to
+            its quarantine as :data:`DUPLICATE_REASON` by rule 2), ``by`` (the source kept
+            for them) and ``rows`` (respondents removed from the source). Empty when no
+            wave needed it.
+        """
+        rows: list[dict[str, Any]] = []
+        with _flock(self.root / ".staging.lock", fcntl.LOCK_SH):
+            staging = self.root / ".staging" / uuid.uuid4().hex
+            try:
+                with _flock(self.root / ".lock", fcntl.LOCK_EX):
+                    manifest = self._read_manifest()
+                    entries = _select(manifest, waves)
+                    staged: list[tuple[dict[str, Any], Path]] = []
+                    removed: list[dict[str, Any]] = []
+                    for wave in sorted({e["wave_id"] for e in entries}):
+                        sources = _in_ingest_order([e for e in entries if e["wave_id"] == wave])
+                        held = {s["sha256"]: _submissions(self._read_respondents(s))
+                                for s in sources}
+                        if not pd.concat([h.index.to_series() for h in held.values()]
+                                         ).duplicated().any():
+                            continue
+                        replaced_by, lost = _replay(held)
+                        names = {s["sha256"]: s["source_name"] for s in sources}
+                        for i, s in enumerate(sources):
+                            key = s["sha256"]
+                            if key in replaced_by:
+                                removed.append(s)
+                                rows.append({"wave_id": wave, "source_name": s["source_name"],
+                                             "outcome": "replaced",
+                                             "by": names[replaced_by[key]],
+                                             "rows": len(held[key])})
+                            elif key in lost:
+                                folder = staging / f"{wave}-{i}"
+                                staged.append((self._revise(s, lost[key], names, folder),
+                                               folder))
+                                removed.append(s)
+                                rows.append({"wave_id": wave, "source_name": s["source_name"],
+                                             "outcome": "quarantined",
+                                             "by": ", ".join(sorted({names[k] for k in
+                                                                     lost[key].values()})),
+                                             "rows": len(lost[key])})
+                    if removed:
+                        self._swap(manifest, staged, removed)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return pd.DataFrame(rows, columns=["wave_id", "source_name", "outcome", "by", "rows"])
 
     def recover(self) -> list[str]:
         """Remove what interrupted ingests left behind; return the removed paths (relative
@@ -369,9 +611,23 @@ class WaveStore:
             Identifier columns are ``category`` with one set of categories across partitions
             (in order of first appearance, sources ordered by wave and source name).
             Provenance columns are not part of the canonical schema: use :meth:`table`.
+
+        Warns
+        -----
+        StoreWarning
+            When a wave holds a respondent under several sources (a store written before
+            :meth:`add` resolved duplicates): each is loaded once, by the rule of :meth:`add`
+            replayed over the wave's sources in the order they were ingested; the files are
+            left as they are (:meth:`resolve_duplicates` stores the result).
+
+        Raises
+        ------
+        StoreError
+            When one source holds a respondent twice (never written by :meth:`add`).
         """
         names = [n for n in _TABLES if n != "comments" or free_text]
-        tables = self._read_tables(names, waves)  # one snapshot of the manifest for all
+        tables, entries = self._read_snapshot(names, waves)  # one manifest for all tables
+        tables = self._one_row_per_respondent(tables, entries)
         if not free_text:
             tables["comments"] = pd.DataFrame({c: [] for c in COMMENT_COLUMNS})
         return make_survey_data(*(tables[name] for name in _TABLES))
@@ -389,6 +645,10 @@ class WaveStore:
 
     def _read_tables(self, names: Sequence[str], waves: Sequence[str] | None
                      ) -> dict[str, pd.DataFrame]:
+        return self._read_snapshot(names, waves)[0]
+
+    def _read_snapshot(self, names: Sequence[str], waves: Sequence[str] | None
+                       ) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
         # A shared lock: no commit can swap the manifest or delete a partition meanwhile.
         with _flock(self.root / ".lock", fcntl.LOCK_SH):
             entries = _select(self._read_manifest(), waves)
@@ -402,6 +662,53 @@ class WaveStore:
             else:
                 columns = {**_TABLES[name], **_PROVENANCE_DTYPES}
                 out[name] = pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()})
+        return out, entries
+
+    def _one_row_per_respondent(self, tables: dict[str, pd.DataFrame],
+                                entries: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+        """The tables without the rows of submissions that the rule of :meth:`add` leaves
+        out, for waves holding a respondent under several sources (see :meth:`load`)."""
+        respondents = tables["respondents"]
+        if not respondents.duplicated(_KEY).any():
+            return tables
+        distinct = respondents.drop_duplicates([*_KEY, "source_sha256"])
+        across = distinct[distinct.duplicated(_KEY, keep=False)]  # under several sources
+        dropped_sources: set[str] = set()
+        dropped: set[tuple[str, str]] = set()
+        for wave in sorted(set(across["wave_id"].astype(str))):
+            sources = _in_ingest_order([e for e in entries if e["wave_id"] == wave])
+            rows = respondents[respondents["wave_id"].astype(str) == wave]
+            shas = rows["source_sha256"].astype(str)
+            held = {s["sha256"]: _submissions(rows[shas == s["sha256"]]) for s in sources}
+            replaced_by, lost = _replay(held)
+            dropped_sources |= set(replaced_by)
+            dropped |= {(k, r) for k, v in lost.items() for r in v}
+            names = {s["sha256"]: s["source_name"] for s in sources}
+            twice = across[across["wave_id"].astype(str) == wave]
+            holders = sorted({names[k] for k in twice["source_sha256"].astype(str)})
+            n_twice = twice["respondent_id"].nunique()
+            warnings.warn(
+                f"wave {wave}: {n_twice} respondents are stored by more than one source "
+                f"({', '.join(holders)}); each is loaded once by the ingest rule "
+                f"({len(replaced_by)} source(s) left out as contained in a later export, "
+                f"{sum(map(len, lost.values()))} submission(s) as {DUPLICATE_REASON}); the "
+                f"files are unchanged: WaveStore({str(self.root)!r}).resolve_duplicates() "
+                "stores this", StoreWarning, stacklevel=3)
+        out = {}
+        for name, table in tables.items():
+            shas = table["source_sha256"].astype(str)
+            drop = shas.isin(list(dropped_sources))
+            if dropped:
+                pairs = pd.MultiIndex.from_arrays([shas, table["respondent_id"].astype(str)])
+                drop |= pairs.isin(list(dropped))
+            out[name] = _prune(table[~drop])
+        still = out["respondents"][out["respondents"].duplicated(_KEY, keep=False)]
+        if len(still):
+            first = still.iloc[0]
+            raise StoreError(
+                f"wave {first['wave_id']}: source {first['source_file']} holds respondent "
+                f"{first['respondent_id']} more than once ({len(still)} rows of such "
+                "respondents); re-ingest a corrected export of that file under its name")
         return out
 
     def quarantine(self, wave: str | None = None) -> pd.DataFrame:
@@ -498,7 +805,10 @@ class WaveStore:
             _check_wave_id(s["wave_id"], f"{path}: sources[{i}].wave_id", error=StoreError)
             if not isinstance(s["sha256"], str) or not _SHA256_PATTERN.fullmatch(s["sha256"]):
                 raise StoreError(f"{path}: sources[{i}].sha256 is not 64 hex digits")
-            expected = self._rel_paths(s["wave_id"], s["sha256"])
+            revision = s.get("revision", 0)
+            if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+                raise StoreError(f"{path}: sources[{i}].revision is not a whole number >= 0")
+            expected = self._rel_paths(s["wave_id"], s["sha256"], revision)
             if (s["partition"], s["free_text"], s["quarantine"]) != expected:
                 raise StoreError(f"{path}: sources[{i}] paths do not match its wave and SHA-256")
         return manifest
@@ -534,6 +844,12 @@ def _check_data_matches(data: SurveyData, wave_id: str, instrument_version: str,
         if other or table["wave_id"].isna().any():
             problems.append(Problem(f"{name}.wave_id", f"every row must be wave {wave_id!r}; "
                                     f"found {sorted(other) or 'missing values'}"))
+    repeated = data.respondents.duplicated(_KEY)
+    if repeated.any():
+        problems.append(Problem("respondents.respondent_id",
+                                f"{int(repeated.sum())} respondents have more than one row "
+                                "(one submission per respondent: the converter keeps the "
+                                "latest complete one)"))
     versions = set(data.respondents["instrument_version"].astype(object).dropna())
     if versions - {instrument_version}:
         problems.append(Problem("respondents.instrument_version",
@@ -560,13 +876,168 @@ def _quarantine_frame(quarantine: pd.DataFrame, wave_id: str,
                       provenance: dict[str, Any]) -> pd.DataFrame:
     out = quarantine.reset_index(drop=True)
     out.columns = [str(c) for c in out.columns]
-    for column in out.columns:
-        if out[column].dtype == object:  # mixed cells (text, numbers, None): keep as text
-            out[column] = out[column].map(str, na_action="ignore").astype("string")
+    out = _text_columns(out)
     if "wave_id" in out.columns:
         out = out.drop(columns="wave_id")
     out.insert(0, "wave_id", pd.Categorical([wave_id] * len(out)))
     return _with_provenance(out, provenance, "quarantine")
+
+
+def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns as text (mixed cells: text, numbers, None), except a ``primary`` flag
+    of True/False/missing (quarantine rows of several origins stacked), kept as a flag."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype != object:
+            continue
+        if column == "primary":
+            with contextlib.suppress(TypeError, ValueError):
+                out[column] = out[column].astype("boolean")
+                continue
+        out[column] = out[column].map(str, na_action="ignore").astype("string")
+    return out
+
+
+def _n_quarantined(quarantine: pd.DataFrame) -> int:
+    """Rows quarantined: with a ``primary`` column (one row per problem, the first one
+    primary), the primary rows; otherwise every row."""
+    if "primary" not in quarantine.columns:
+        return len(quarantine)
+    try:
+        return int(quarantine["primary"].astype("boolean").fillna(True).sum())
+    except (TypeError, ValueError):
+        return len(quarantine)
+
+
+def _table_rows(data: SurveyData) -> dict[str, int]:
+    return {name: len(t) for name, t in zip(_TABLES, data._tables(), strict=True)}
+
+
+def _provenance_of(source: dict[str, Any]) -> dict[str, Any]:
+    return {"source_file": source["source_name"], "source_sha256": source["sha256"],
+            "source_format": source["format"],
+            "instrument_version": source["instrument_version"],
+            "ingested_at": dt.datetime.fromisoformat(source["ingested_at"])}
+
+
+def _prune(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows kept after a filter, without categories no row uses any more (a removed
+    respondent's pseudonym must not linger as a category), ``missing_reason`` excepted."""
+    out = frame.reset_index(drop=True)
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype) and column != "missing_reason":
+            out[column] = out[column].cat.remove_unused_categories()
+    return out
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f.reset_index(drop=True) for f in frames if len(f) or len(f.columns)]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# --- respondents stored by more than one source (rules of the module documentation) ----------
+
+
+def _in_ingest_order(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(sources, key=lambda s: (pd.Timestamp(s["ingested_at"]), s["source_name"]))
+
+
+def _submissions(respondents: pd.DataFrame) -> pd.DataFrame:
+    """Each respondent's submission as rule 2 compares them, indexed by the pseudonym (text):
+    ``completed``, ``timed`` (the submission time is known) and ``time`` (ns since 1970)."""
+    times = pd.to_datetime(respondents["submitted_at"], utc=True)
+    timed = times.notna().to_numpy()
+    ns = times.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
+    out = pd.DataFrame({"completed": respondents["completed"].astype(bool).to_numpy(),
+                        "timed": timed, "time": np.where(timed, ns, 0)},
+                       index=pd.Index(respondents["respondent_id"].astype(str).to_numpy(),
+                                      name="respondent_id"))
+    return out[~out.index.duplicated(keep="last")]  # load() refuses a source holding one twice
+
+
+def _compare(new: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """Per row of two aligned submission tables: 1 where ``new`` is the later complete
+    submission, -1 where ``stored`` is, 0 on a tie."""
+    order = np.zeros(len(new), dtype=np.int8)
+    for column in ("completed", "timed", "time"):
+        a, b = new[column].to_numpy(), stored[column].to_numpy()
+        open_ = order == 0
+        order[open_ & (a > b)] = 1
+        order[open_ & (a < b)] = -1
+    return order
+
+
+def _resolve(held: dict[str, pd.DataFrame], key: str, new: pd.DataFrame
+             ) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Add source ``key`` with submissions ``new`` to ``held`` (the submissions each stored
+    source of the wave keeps, in the order of ingestion), applying rules 1 and 2.
+
+    Returns the sources replaced wholly (rule 1; removed from ``held``) and, per source that
+    loses submissions by rule 2 (``key`` included), the respondents it loses, each mapped to
+    the source whose submission is kept.
+    """
+    replaced = [other for other, frame in held.items()
+                if len(frame) and frame.index.isin(new.index).all()
+                and (_compare(new.loc[frame.index], frame) >= 0).all()]
+    for other in replaced:
+        del held[other]
+    lost: dict[str, dict[str, str]] = {}
+    alive = new.index
+    for other, frame in list(held.items()):
+        shared = frame.index.intersection(alive)
+        if not len(shared):
+            continue
+        order = _compare(new.loc[shared], frame.loc[shared])
+        beaten, kept = shared[order > 0], shared[order <= 0]  # a tie keeps the stored one
+        if len(beaten):
+            lost.setdefault(other, {}).update(dict.fromkeys(beaten, key))
+            held[other] = frame.drop(beaten)
+        if len(kept):
+            lost.setdefault(key, {}).update(dict.fromkeys(kept, other))
+            alive = alive.difference(kept)
+    held[key] = new[new.index.isin(alive)]
+    return replaced, lost
+
+
+def _replay(submissions: dict[str, pd.DataFrame]
+            ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Rules 1 and 2 applied to a wave's sources added one by one in the order given (of
+    ingestion): the sources replaced wholly, each mapped to the source that replaced it, and
+    per remaining source the respondents it loses (as :func:`_resolve`)."""
+    held: dict[str, pd.DataFrame] = {}
+    replaced_by: dict[str, str] = {}
+    lost: dict[str, dict[str, str]] = {}
+    for key, new in submissions.items():
+        replaced, losses = _resolve(held, key, new)
+        for other in replaced:
+            replaced_by[other] = key
+            lost.pop(other, None)
+        for other, respondents in losses.items():
+            lost.setdefault(other, {}).update(respondents)
+    return replaced_by, lost
+
+
+def _without(data: SurveyData, respondents: dict[str, str]) -> SurveyData:
+    gone = list(respondents)
+    return make_survey_data(*(_prune(t[~t["respondent_id"].astype(str).isin(gone)])
+                              for t in data._tables()))
+
+
+def _duplicate_rows(lost: dict[str, str], names: dict[str, str], source_name: str
+                    ) -> pd.DataFrame:
+    """One quarantine row per respondent whose submission in ``source_name`` is left out."""
+    ids = sorted(lost)
+    return pd.DataFrame({
+        "source": [source_name] * len(ids),
+        "row": pd.array([pd.NA] * len(ids), dtype="Int64"),
+        "column": [""] * len(ids),
+        "reason": [DUPLICATE_REASON] * len(ids),
+        "message": [f"another submission of this respondent is kept, from {names[lost[r]]} "
+                    "(the latest complete one; on a tie the one stored first)" for r in ids],
+        "respondent": ids,
+        "primary": [True] * len(ids),
+    })
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
@@ -676,10 +1147,14 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(aligned, ignore_index=True)
 
 
-def _result(status: AddStatus, entry: dict[str, Any], *, replaced: str | None = None
-            ) -> AddResult:
+def _result(status: AddStatus, entry: dict[str, Any], *, replaced: str | None = None,
+            replaced_sources: tuple[str, ...] = (), duplicates_resolved: int = 0,
+            duplicates_removed: tuple[tuple[str, int], ...] = ()) -> AddResult:
     return AddResult(status=status, wave_id=entry["wave_id"], source_name=entry["source_name"],
                      sha256=entry["sha256"], partition=entry["partition"],
                      replaced_sha256=replaced, rows_read=entry["rows_read"],
                      rows_accepted=entry["rows_accepted"],
-                     rows_quarantined=entry["rows_quarantined"])
+                     rows_quarantined=entry["rows_quarantined"],
+                     replaced_sources=replaced_sources,
+                     duplicates_resolved=duplicates_resolved,
+                     duplicates_removed=duplicates_removed)

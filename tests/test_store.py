@@ -74,6 +74,13 @@ def assert_same_data(got: SurveyData, expected: SurveyData, *, tables=TABLES) ->
                                       canonical(getattr(expected, name)), obj=name)
 
 
+def part_of(data: SurveyData, ids: list[str]) -> SurveyData:
+    """The rows of respondents ``ids`` (another export of the wave, e.g. one per site)."""
+    keep = set(ids)
+    return make_survey_data(*(t[t["respondent_id"].astype(str).isin(keep)]
+                              for t in data._tables()))
+
+
 def corrected(data: SurveyData) -> SurveyData:
     """A corrected re-export: the last respondent withdrawn and one answer changed."""
     drop = data.respondents["respondent_id"].iloc[-1]
@@ -322,11 +329,13 @@ def test_concurrent_processes_adding_different_waves_keep_every_entry(tmp_path, 
 def test_concurrent_threads_adding_sources_keep_every_entry(tmp_path, waves):
     store = WaveStore(tmp_path)
     wave, data = next(iter(waves.items()))
+    ids = data.respondents["respondent_id"].astype(str).tolist()
+    parts = [part_of(data, ids[k::6]) for k in range(6)]  # no respondent in two files
     errors = []
 
     def ingest(k: int) -> None:
         try:
-            add(store, wave, data, name=f"part{k}.csv")
+            add(store, wave, parts[k], name=f"part{k}.csv")
         except Exception as exc:  # reported below
             errors.append(exc)
 
@@ -338,6 +347,7 @@ def test_concurrent_threads_adding_sources_keep_every_entry(tmp_path, waves):
     assert errors == []
     assert sorted(store.sources()["source_name"]) == [f"part{k}.csv" for k in range(6)]
     assert int(store.status()["n_sources"].iloc[0]) == 6
+    assert_same_data(store.load([wave], free_text=True), data)
 
 
 # --- safe paths and input checks ---------------------------------------------------------------
@@ -461,8 +471,9 @@ def test_free_text_is_stored_only_under_free_text(tmp_path, sim, waves):
 def test_sources_and_status_describe_the_store(tmp_path, waves):
     store = WaveStore(tmp_path)
     (w1, d1), (w2, d2) = list(waves.items())[:2]
-    add(store, w1, d1, name="a.csv")
-    add(store, w1, d1, name="b.csv")  # a second file of the same wave
+    ids = d1.respondents["respondent_id"].astype(str).tolist()
+    add(store, w1, part_of(d1, ids[: len(ids) // 2]), name="a.csv")
+    add(store, w1, part_of(d1, ids[len(ids) // 2:]), name="b.csv")  # a second file
     add(store, w2, d2)
     sources = store.sources()
     assert list(sources.columns) == list(store_module._SOURCE_FIELDS)
@@ -473,7 +484,7 @@ def test_sources_and_status_describe_the_store(tmp_path, waves):
     assert (sources["format"] == "qualtrics").all()
     status = store.status().set_index("wave_id")
     assert status.loc[w1, "n_sources"] == 2
-    assert status.loc[w1, "rows_accepted"] == 2 * d1.n_respondents
+    assert status.loc[w1, "rows_accepted"] == d1.n_respondents
     assert status.loc[w2, "n_responses"] == len(d2.responses)
     assert status.loc[w2, "n_comments"] == len(d2.comments)
     assert status.loc[w2, "rows_quarantined"] == 2

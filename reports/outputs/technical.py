@@ -78,6 +78,7 @@ QUARANTINE_NAMES = {
     "incomplete": "Unfinished, too few items answered",
     "speeder": "Completed implausibly fast",
     "duplicate": "Duplicate response",
+    "duplicate_across_files": "Duplicate of a response kept from another export",
 }
 FORMAT_NAMES = {"qualtrics": "Qualtrics", "surveymonkey": "SurveyMonkey", "redcap": "REDCap",
                 "google_forms": "Google Forms", "microsoft_forms": "Microsoft Forms",
