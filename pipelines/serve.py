@@ -14,6 +14,12 @@ These are the deployments of ``prefect.yaml`` (same names, flows, schedules and 
 which a process worker can run instead. Everything stays offline: analytics off, no
 downloads; the server's dashboard is served from the installed package.
 
+On start it tidies up after a previous ``collab serve`` that was stopped mid-run: this
+workspace's flow runs still "Running" or "Pending" are marked Crashed
+(:func:`mark_interrupted_runs`: only when no run holds the workspace lock, so a live run is
+never marked), and the inbox watcher runs at once, which finishes what the interrupted run
+left undone (:func:`pipelines.flows.unfinished_work`).
+
 Prefect is imported only after :func:`pipelines.environment.configure` has pointed it at the
 workspace; the server's address reaches it through ``temporary_settings`` (and the flow-run
 processes through ``PREFECT_API_URL``). Flow-run logs are shown at INFO unless
@@ -31,24 +37,26 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collab_stats.errors import CollabStatsError
 
 from .environment import configure
-from .workspace import Workspace
+from .workspace import Workspace, same_workspace
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
-__all__ = ["DEFAULT_WAVE_CRON", "deployment_specs", "serve_workspace"]
+__all__ = ["DEFAULT_WAVE_CRON", "deployment_specs", "mark_interrupted_runs", "serve_workspace"]
 
 DEFAULT_WAVE_CRON = "0 6 1 1,4,7,10 *"
 """06:00 on the first day of January, April, July and October."""
 DEFAULT_TIMEZONE = "Europe/London"
 SERVER_START_TIMEOUT = 120.0
+#: At most this many flow runs are read (and marked Crashed) when serving starts.
+INTERRUPTED_RUNS_LIMIT = 200
 
 
 def deployment_specs(workspace: str | Path, wave_cron: str | None = DEFAULT_WAVE_CRON,
@@ -157,6 +165,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _serve(ws: Workspace, url: str, wave_cron: str | None, inbox_interval: int | None,
            timezone: str) -> None:
+    started = datetime.now(UTC)
     os.environ["PREFECT_API_URL"] = f"{url}/api"  # inherited by the flow-run processes
     from prefect import serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -164,8 +173,80 @@ def _serve(ws: Workspace, url: str, wave_cron: str | None, inbox_interval: int |
     with temporary_settings(updates={PREFECT_API_URL: f"{url}/api"}):
         deployments = deployment_specs(ws.root, wave_cron, inbox_interval, timezone)
         print(describe(deployments, ws, url))
+        _tidy_up_after_an_interrupted_serve(ws, started, deployments)
         serve(*deployments, print_starting_message=False)
     print("Stopped serving; the schedules are paused until the next `collab serve`.")
+
+
+def _tidy_up_after_an_interrupted_serve(ws: Workspace, started: datetime,
+                                        deployments: Sequence[RunnerDeployment]) -> None:
+    """Mark the runs an earlier serve left "Running" as Crashed, and start the inbox watcher
+    now (it finishes what they left undone). Best effort: a failure is reported, not
+    raised, and serving goes on."""
+    try:
+        marked = mark_interrupted_runs(ws, before=started)
+    except Exception as exc:  # a server that answers slowly must not stop serving
+        print(f"Could not check for interrupted runs ({type(exc).__name__}: {exc}); "
+              "carrying on.")
+    else:
+        if marked:
+            print(f"Marked {len(marked)} run(s) left running by an earlier process as Crashed: "
+                  + ", ".join(marked))
+    try:
+        watcher = next(d for d in deployments if d.name == "inbox-watcher")
+        deployment_id = watcher.apply()
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            client.create_flow_run_from_deployment(deployment_id)
+        print("The inbox watcher runs now: it finishes any run left unfinished.")
+    except Exception as exc:
+        print(f"Could not start the inbox watcher now ({type(exc).__name__}: {exc}); it "
+              "runs at its next scheduled time.")
+
+
+def mark_interrupted_runs(ws: Workspace, *, before: datetime,
+                          limit: int = INTERRUPTED_RUNS_LIMIT) -> list[str]:
+    """Mark this workspace's flow runs that are still "Running" or "Pending" and started
+    (or were created) before ``before`` as Crashed; returns their names.
+
+    Such runs were left by a process that stopped mid-run (``collab serve`` stopped or
+    killed): their state never changes again. A run is this workspace's when its
+    ``workspace`` parameter is this folder (the top-level runs and their subflows). Nothing
+    is marked while a run holds the workspace lock, since a live run may then be among them
+    (:meth:`Workspace.writer_lock`: the operating system releases the lock of a process
+    that ended). At most ``limit`` runs are read; uses the current Prefect API."""
+    if ws.lock_holder() is not None:
+        return []
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    state_filter = FlowRunFilterState(type=FlowRunFilterStateType(
+        any_=[StateType.RUNNING, StateType.PENDING]))
+    marked = []
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=state_filter),
+                                     limit=limit)
+        for run in runs:
+            if not same_workspace(run.parameters.get("workspace"), ws.root):
+                continue
+            since = run.start_time or run.created
+            if since is not None and since >= before:
+                continue
+            state_name = run.state.name if run.state else "Running"
+            client.set_flow_run_state(run.id, Crashed(
+                message=f"Still {state_name} when collab serve started again at "
+                        f"{before:%Y-%m-%d %H:%M:%S %Z}: the process running it had stopped "
+                        "(an interrupted collab serve); the inbox watcher finishes the work"),
+                force=True)
+            marked.append(run.name)
+    return marked
 
 
 def describe(deployments: Sequence[RunnerDeployment], ws: Workspace, url: str) -> str:

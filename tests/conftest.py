@@ -18,6 +18,11 @@ settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
+# A file a test writes into an inbox is complete at once: no wait for it to settle (the wait
+# for files still being copied in is tested in test_scheduling.py, which sets its own). Set
+# here, so the processes the tests start inherit it.
+os.environ.setdefault("COLLAB_INBOX_SETTLE_SECONDS", "0")
+
 
 @pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory):
