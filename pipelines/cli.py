@@ -10,10 +10,12 @@ printed as one line too, with its traceback only when ``COLLAB_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import traceback
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from collab_stats import __version__
@@ -130,16 +132,45 @@ _positive = cli_workspace.bounded_int("the value", 1)
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``collab`` with ``argv``; the exit status (:class:`~pipelines.exit_codes.ExitCode`).
 
-    Usage errors exit 2 through ``SystemExit`` (argparse); ``--help`` and ``--version`` 0."""
+    Usage errors exit 2 through ``SystemExit`` (argparse); ``--help`` and ``--version`` 0.
+    SIGTERM is handled as Ctrl-C (130), so that the command stops what it started (the
+    embedded Prefect server, worker processes) before it exits."""
     args = build_parser().parse_args(argv)
     try:
-        return int(_dispatch(args))
+        with _sigterm_as_interrupt():
+            return int(_dispatch(args))
     except (Exception, KeyboardInterrupt) as exc:
-        code, line = outcome(exc)
-        if debugging() and code != ExitCode.INTERRUPTED:
-            traceback.print_exc()
-        print(line, file=sys.stderr)
-        return int(code)
+        return _fail(exc)
+    except BaseException as exc:  # Prefect's TerminationSignal (SIGTERM inside a flow run)
+        code, _ = outcome(exc)
+        if code != ExitCode.INTERRUPTED:
+            raise
+        return _fail(exc)
+
+
+def _fail(exc: BaseException) -> int:
+    code, line = outcome(exc)
+    if debugging() and code != ExitCode.INTERRUPTED:
+        traceback.print_exc()
+    print(line, file=sys.stderr)
+    return int(code)
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt while a command runs (in the main thread only)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (e.g. called from a test runner's thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -198,13 +229,14 @@ def run_demo(args: argparse.Namespace) -> int:
     from .environment import configure
 
     output = args.output
+    output.mkdir(parents=True, exist_ok=True)  # a path that cannot be a folder: one line, now
     home = configure(output)
     _say(f"Embedded Prefect (home {home}); starting a temporary local server...")
     started = time.perf_counter()
     from . import progress
     from .cli_workspace import quiet_run_errors, report_steps, resolve_pdf
     from .environment import start_embedded_server
-    from .flows import run_programme
+    from .flows import ExportsFailed, run_programme
     from .simulate_flow import simulate_programme_flow
 
     start_embedded_server(say=_say)
@@ -218,7 +250,12 @@ def run_demo(args: argparse.Namespace) -> int:
         _say("Simulated; the exports wait in the inbox. Running the programme: ingest each "
              "wave, check the instrument, benchmark, build the reports...")
         progress.stage("ingest, reliability, benchmark, reports")
-        run = run_programme(output, pdf=pdf)
+        try:
+            run = run_programme(output, pdf=pdf)
+        except ExportsFailed as exc:  # the run ended Failed; what it did is printed below
+            if exc.result is None:
+                raise
+            run = exc.result
     ingested = run["ingested"]
     analysis = {"psychometrics": run["psychometrics"], "benchmark": run["benchmark"],
                 "files": sorted((output / "tables").rglob("*.parquet"))}
@@ -306,9 +343,14 @@ def format_analysis(psychometrics, benchmark) -> str:
             list(psychometrics.reliability["wave_id"])[-1])
         last = verdicts[latest & (verdicts["comparator"] == "all")]
         counts = last["verdict"].value_counts()
-        lines.append(f"Latest wave against the programme: {counts.get('higher', 0)} higher, "
-                     f"{counts.get('in line', 0)} in line, {counts.get('lower', 0)} lower "
-                     "(collaboration x characteristic, 95% interval against the peer median).")
+        if counts.sum():
+            lines.append(f"Latest wave against the programme: {counts.get('higher', 0)} higher, "
+                         f"{counts.get('in line', 0)} in line, {counts.get('lower', 0)} lower "
+                         "(collaboration x characteristic, 95% interval against the peer "
+                         "median).")
+        else:
+            lines.append("Latest wave against the programme: not compared (fewer than 5 "
+                         "collaborations with enough responses).")
         change = verdicts[verdicts["comparator_kind"] == "change"]["verdict"].value_counts()
         lines.append(f"Change between waves: {change.get('improved', 0)} improved, "
                      f"{change.get('declined', 0)} declined, "

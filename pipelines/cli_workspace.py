@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import logging
 import os
 import sys
@@ -27,11 +28,17 @@ import pandas as pd
 from collab_stats.errors import CollabStatsError
 
 from .exit_codes import ExitCode
-from .workspace import EXPORT_SUFFIXES, Workspace, find_inbox_files, init_workspace
+from .workspace import (
+    EXPORT_SUFFIXES,
+    Workspace,
+    find_inbox_files,
+    init_workspace,
+    same_workspace,
+)
 
-__all__ = ["ExamplesFormatter", "WorkspaceStatus", "add_parsers", "format_run_summary",
-           "format_status", "quiet_run_errors", "recent_runs", "workspace_status"]
-
+__all__ = ["ExamplesFormatter", "RecentRuns", "WorkspaceStatus", "add_parsers",
+           "format_run_summary", "format_status", "hide_idle_watcher_runs",
+           "idle_watcher_run", "quiet_run_errors", "recent_runs", "workspace_status"]
 
 
 class ExamplesFormatter(argparse.HelpFormatter):
@@ -135,7 +142,10 @@ def add_parsers(sub) -> None:
         description="Show the workspace: each wave of programme.yaml with its stored sources "
         "and rows read / accepted / quarantined, quarantined rows by reason, exports waiting "
         "in the inbox or failed, the report site, and the latest Prefect runs of this "
-        "workspace (reading them starts the embedded server: a few seconds; --runs 0 skips).",
+        "workspace (inbox-watcher runs that found nothing to do are counted, not listed). "
+        "Only reads: the runs come from the server of a running `collab serve` for this "
+        "workspace, or PREFECT_API_URL, or else the embedded server (a few seconds to start; "
+        "--runs 0 skips). A read-only workspace is shown as far as it can be read.",
         epilog="examples:\n"
         "  collab status\n"
         "  collab status -w my-programme --runs 10\n"
@@ -225,10 +235,16 @@ def _open(args: argparse.Namespace) -> Workspace:
 
 
 def _configure_prefect(ws: Workspace) -> str:
+    """Point Prefect at the workspace (before Prefect is imported): at the server of a
+    ``collab serve`` running for it, if any, so that no second server opens its database;
+    what the command runs on, for the console."""
     from .environment import configure
 
-    home = configure(ws.root)
+    given = os.environ.get("PREFECT_API_URL")
+    home = configure(ws.root, find_server=True)
     url = os.environ.get("PREFECT_API_URL")
+    if url and not given:
+        return f"the Prefect server already running for this workspace ({url})"
     return f"Prefect server {url}" if url else f"embedded Prefect (home {home})"
 
 
@@ -244,7 +260,7 @@ def _check_runnable(ws: Workspace, waves: list[str], wave: str | None) -> None:
     if wave is not None and wave not in waves:
         raise CollabStatsError(f"--wave {wave!r} is not a wave of {ws.programme_file} "
                                f"(waves: {', '.join(waves)})")
-    files, _ = find_inbox_files(ws, waves)
+    files, _ = find_inbox_files(ws, waves, settle_seconds=0)  # the flow waits for copies
     stored = stored_waves(ws)
     if wave is not None:
         if wave not in stored and not any(f.wave == wave for f in files):
@@ -282,7 +298,11 @@ def run_run(args: argparse.Namespace) -> int:
     _say(f"Running {target} on {engine}...")
     expected = {"reports": report_steps(len(programme.collaborations), pdf)}
     from .environment import start_embedded_server
-    from .flows import run_programme, run_wave  # imports Prefect (and sets up its logging)
+    from .flows import (  # imports Prefect (and sets up its logging)
+        ExportsFailed,
+        run_programme,
+        run_wave,
+    )
 
     start_embedded_server(say=_say)
     started = time.time()
@@ -295,6 +315,10 @@ def run_run(args: argparse.Namespace) -> int:
             else:
                 result = run_programme(ws.root, pdf=pdf, reports=args.reports, dask=dask,
                                        dask_address=args.dask_address)
+    except ExportsFailed as exc:  # the run ended Failed; what it did is printed below (1)
+        if exc.result is None:  # nothing stored, nothing analysed: one line (1)
+            raise
+        result = exc.result
     except CollabStatsError as exc:
         failed = [_shown(p) for p in _failed_since(ws, started)]
         if not failed:
@@ -440,15 +464,12 @@ def run_report(args: argparse.Namespace) -> int:
     expected = {"reports": report_steps(len(programme.collaborations), pdf)}
     from .environment import start_embedded_server
     from .flows import rebuild_reports  # imports Prefect (and sets up its logging) first
-    from .report_flow import render_reports
 
     start_embedded_server(say=_say)
     with quiet_run_errors(), terminal_progress("reports", expected=expected):
-        if dask:
-            index = render_reports(ws.root, args.wave, pdf=pdf, dask=True,
-                                   dask_address=args.dask_address, comparator=comparator)
-        else:
-            index = rebuild_reports(ws.root, args.wave, pdf=pdf, comparator=comparator)
+        # through rebuild_reports, which holds the workspace lock, Dask or not
+        index = rebuild_reports(ws.root, args.wave, pdf=pdf, dask=dask,
+                                dask_address=args.dask_address, comparator=comparator)
     wave = args.wave or analysed[-1]
     print(f"Reports of wave {wave} ({'HTML and PDF' if pdf else 'HTML'}): {index}")
     return ExitCode.OK
@@ -472,6 +493,36 @@ def run_serve(args: argparse.Namespace) -> int:
 
 # --- status ----------------------------------------------------------------------------------
 
+#: The inbox watcher's flow (``pipelines.flows.watch_inbox``): every few minutes, mostly idle.
+WATCHER_FLOW = "watch-inbox"
+#: How the watcher says it did nothing (its result's ``status``, or its state's message).
+IDLE_WATCHER_STATUSES = ("nothing new", "skipped", "waiting for")
+#: At most this many Prefect runs are read for one list (per query), and this many idle
+#: watcher runs are counted (beyond, the count says "more than").
+RUNS_READ_LIMIT = 200
+IDLE_COUNT_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class RecentRuns:
+    """The latest Prefect runs of a workspace, as ``collab status`` lists them.
+
+    ``runs``: newest first (name, flow, state, message, start, seconds). ``hidden``: idle
+    inbox-watcher runs left out (:func:`idle_watcher_run`; ``hidden_more``: at least that
+    many, only so many were counted; ``windowed``: among the runs listed, i.e. newer than
+    the oldest listed). ``source``: where they were read.
+    ``problem``: what to print instead when they could not be read (``runs`` is empty)."""
+
+    runs: list[dict] = field(default_factory=list)
+    hidden: int = 0
+    hidden_more: bool = False
+    source: str = ""
+    problem: str | None = None
+    #: True when ``hidden`` counts only the idle runs newer than the oldest listed (the
+    #: list is full); False when it counts all of them.
+    windowed: bool = False
+
+
 @dataclass(frozen=True)
 class WorkspaceStatus:
     """What ``collab status`` shows (see :func:`workspace_status`)."""
@@ -482,12 +533,16 @@ class WorkspaceStatus:
     quarantine: pd.DataFrame
     unplaced: list[tuple[Path, str]] = field(default_factory=list)
     report_index: Path | None = None
-    runs: list[dict] | None = None
+    runs: RecentRuns | None = None
+    store_problem: str | None = None
 
 
 def workspace_status(ws: Workspace) -> WorkspaceStatus:
     """Waves of the programme with stored sources and rows, quarantine counts by wave and
-    reason, inbox files waiting and failed per wave, the report index if built."""
+    reason, inbox files waiting and failed per wave, the report index if built.
+
+    Only reads. A store that cannot be opened (a read-only workspace: the store takes its
+    lock for writing) is reported in ``store_problem``, the rest is shown."""
     programme, _ = ws.load()
     waves = list(programme.wave_ids)
     table = pd.DataFrame({"wave_id": waves,
@@ -496,16 +551,19 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
                           "rows": pd.Series(dtype="int64")})
     stored = pd.DataFrame({"wave_id": pd.Series(dtype=str)})
     quarantine = empty
+    store_problem = None
     if (ws.store / "manifest.json").exists():
-        from .store import WaveStore
-
-        store = WaveStore(ws.store)
-        stored = store.status().astype({"wave_id": str})
-        counts = store.ingest_tables()["quarantine"]
-        if len(counts):
-            quarantine = (counts.astype({"wave_id": str, "reason": str})
-                          .groupby(["wave_id", "reason"], sort=False)["rows"].sum()
-                          .reset_index())
+        try:
+            stored, counts = _read_store(ws)
+        except OSError as exc:
+            if exc.errno not in _READ_ONLY:
+                raise
+            store_problem = _read_only_text(exc, "the wave store")
+        else:
+            if len(counts):
+                quarantine = (counts.astype({"wave_id": str, "reason": str})
+                              .groupby(["wave_id", "reason"], sort=False)["rows"].sum()
+                              .reset_index())
     columns = ["n_sources", "rows_read", "rows_accepted", "rows_quarantined"]
     table = table.merge(stored.reindex(columns=["wave_id", *columns]), on="wave_id",
                         how="left")
@@ -523,7 +581,26 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
     return WorkspaceStatus(root=ws.root, programme=f"{programme.name}; id {programme.id}; "
                            f"{len(programme.collaborations)} collaborations, {len(waves)} waves",
                            waves=table, quarantine=quarantine, unplaced=unplaced,
-                           report_index=index if index.is_file() else None)
+                           report_index=index if index.is_file() else None,
+                           store_problem=store_problem)
+
+
+#: errno values of "this cannot be written here": read-only file system, no permission.
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _read_store(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The store's counts per wave and its quarantine counts."""
+    from .store import WaveStore
+
+    store = WaveStore(ws.store)
+    return store.status().astype({"wave_id": str}), store.ingest_tables()["quarantine"]
+
+
+def _read_only_text(exc: OSError, what: str) -> str:
+    path = exc.filename or ""
+    reason = exc.strerror or type(exc).__name__
+    return f"{what} cannot be read without writing, and {path or 'it'} cannot be written: {reason}"
 
 
 def _failed_exports(ws: Workspace) -> list[str]:
@@ -537,71 +614,200 @@ def _failed_exports(ws: Workspace) -> list[str]:
             and not path.name.endswith(".error.txt")]
 
 
-def recent_runs(ws: Workspace, limit: int) -> list[dict] | None:
-    """The latest ``limit`` top-level Prefect flow runs of this workspace (newest first):
-    name, flow, state, start time, duration; and any scheduled ones. None when Prefect's runs
-    cannot be read. Runs are matched on their ``workspace`` parameter, so a shared Prefect
-    server holding several workspaces' runs gives this workspace's only."""
-    if limit <= 0:
-        return []
-    _configure_prefect(ws)
-    try:
-        if not _database_may_hold_runs():
-            return []
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.filters import (
-            FlowRunFilter,
-            FlowRunFilterParentTaskRunId,
-            FlowRunFilterStartTime,
-        )
-        from prefect.client.schemas.sorting import FlowRunSort
+def idle_watcher_run(run: dict) -> bool:
+    """True for an inbox-watcher run that did nothing: a Completed run of
+    :data:`WATCHER_FLOW` that started no pipeline run (``started_work`` False: no subflow)
+    or whose message or result status says so (:data:`IDLE_WATCHER_STATUSES`: "nothing
+    new", "skipped: another run is processing the inbox", "waiting for N file(s) still
+    being written"). A watcher run that failed, crashed or is still running never is."""
+    if run.get("flow") != WATCHER_FLOW or run.get("state") != "Completed":
+        return False
+    started_work = run.get("started_work")
+    if started_work:
+        return False
+    said = str(run.get("message") or run.get("status") or "").strip().lower()
+    return started_work is False or said.startswith(IDLE_WATCHER_STATUSES)
 
-        top = FlowRunFilterParentTaskRunId(is_null_=True)
-        with get_client(sync_client=True) as client:
-            started = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(parent_task_run_id=top,
-                                              start_time=FlowRunFilterStartTime(is_null_=False)),
-                sort=FlowRunSort.START_TIME_DESC, limit=200)
-            flows = {f.id: f.name for f in client.read_flows(limit=200)}
-    except Exception:  # any failure to read the runs is reported as none, not raised
-        return None
-    runs = []
-    for run in started:
-        folder = run.parameters.get("workspace", run.parameters.get("output_dir"))
-        if not _same_workspace(folder, ws.root):
-            continue
-        runs.append({"name": run.name, "flow": flows.get(run.flow_id, ""),
-                     "state": run.state.name if run.state else "Unknown",
-                     "start": run.start_time,
-                     "seconds": run.total_run_time.total_seconds()})
-        if len(runs) == limit:
-            break
-    return runs
+
+def hide_idle_watcher_runs(runs: list[dict], limit: int) -> tuple[list[dict], int]:
+    """The latest ``limit`` runs that are not idle watcher runs (:func:`idle_watcher_run`),
+    newest first, and how many idle watcher runs were left out among them: those newer
+    than the oldest run listed (all of them when fewer than ``limit`` are listed).
+
+    ``runs``: dicts with at least ``start`` (a datetime, or None: sorted last)."""
+    def newest_first(run: dict):
+        start = run.get("start")
+        return (start is not None, start.timestamp() if start is not None else 0.0)
+
+    ordered = sorted(runs, key=newest_first, reverse=True)
+    shown = [run for run in ordered if not idle_watcher_run(run)][:max(limit, 0)]
+    idle = [run for run in ordered if idle_watcher_run(run)]
+    if len(shown) == limit and shown:
+        oldest = newest_first(shown[-1])
+        idle = [run for run in idle if newest_first(run) > oldest]
+    return shown, len(idle)
+
+
+def recent_runs(ws: Workspace, limit: int) -> RecentRuns:
+    """The latest ``limit`` top-level Prefect flow runs of this workspace (newest first),
+    without the idle inbox-watcher runs (counted instead: :func:`hide_idle_watcher_runs`).
+
+    Runs are matched on their ``workspace`` parameter, so a shared Prefect server holding
+    several workspaces' runs gives this workspace's only. Only reads: the server is the one
+    ``PREFECT_API_URL`` names, else a server already running for the workspace's Prefect
+    home (``collab serve``: :func:`pipelines.environment.running_server`), else the
+    embedded one, started only when the workspace's database exists and can be written
+    (SQLite opens it for writing); otherwise ``problem`` says why nothing was read."""
+    if limit <= 0:
+        return RecentRuns()
+    from contextlib import nullcontext
+
+    from .environment import configure, running_server
+
+    home = configure(ws.root, create=False)  # writes nothing: the home is not created
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    url = get_current_settings().api.url or running_server(home)
+    found = url and url != get_current_settings().api.url
+    with temporary_settings(updates={PREFECT_API_URL: url}) if found else nullcontext():
+        source = f"the Prefect server at {url}" if url else f"the embedded server (home {home})"
+        try:
+            if not _database_may_hold_runs():
+                return RecentRuns(source=source)
+            problem = None if url else _database_not_writable()
+            if problem:
+                return RecentRuns(source=source, problem=problem)
+            if not url:
+                from .environment import start_embedded_server
+
+                start_embedded_server(say=_say)
+            runs = _read_runs(ws, limit)
+        except Exception as exc:  # any failure to read the runs is reported, not raised
+            from .exit_codes import one_line
+
+            reason = f"{type(exc).__name__}: {one_line(str(exc))}".rstrip(": ")
+            return RecentRuns(source=source, problem="no runs recorded yet, as far as could "
+                                                     f"be read ({reason})")
+    shown, hidden = hide_idle_watcher_runs(runs.runs, limit)
+    return RecentRuns(runs=shown, hidden=hidden, hidden_more=runs.hidden_more, source=source,
+                      windowed=len(shown) == limit)
+
+
+def _read_runs(ws: Workspace, limit: int) -> RecentRuns:
+    """This workspace's top-level runs from the current Prefect API: the latest of every
+    flow but the watcher, the watcher runs that started a pipeline run (a subflow) or did
+    not complete, and the idle watcher runs newer than the oldest of those listed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterParentTaskRunId,
+        FlowRunFilterStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        TaskRunFilter,
+        TaskRunFilterSubFlowRuns,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    def top_level(state: FlowRunFilterState | None = None, **start) -> FlowRunFilter:
+        """Top-level runs that started (``start``: the start time's criteria)."""
+        criteria = {"state": state} if state is not None else {}
+        return FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
+                             start_time=FlowRunFilterStartTime(is_null_=False, **start),
+                             **criteria)
+
+    def rows(found, flows, started_work=None) -> list[dict]:
+        out = []
+        for run in found:
+            folder = run.parameters.get("workspace", run.parameters.get("output_dir"))
+            if same_workspace(folder, ws.root):
+                out.append({"id": run.id, "name": run.name, "flow": flows.get(run.flow_id, ""),
+                            "state": run.state.name if run.state else "Unknown",
+                            "message": run.state.message if run.state else None,
+                            "start": run.start_time,
+                            "seconds": run.total_run_time.total_seconds(),
+                            "started_work": started_work})
+        return out
+
+    newest = FlowRunSort.START_TIME_DESC
+    watcher = FlowFilter(name=FlowFilterName(any_=[WATCHER_FLOW]))
+    with get_client(sync_client=True) as client:
+        flows = {f.id: f.name for f in client.read_flows(limit=RUNS_READ_LIMIT)}
+        others = sorted({name for name in flows.values() if name != WATCHER_FLOW})
+        runs = []
+        if others:
+            runs += rows(client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=others)),
+                flow_run_filter=top_level(), sort=newest, limit=RUNS_READ_LIMIT), flows)
+        if WATCHER_FLOW not in flows.values():
+            return RecentRuns(runs=runs)
+        runs += rows(client.read_flow_runs(
+            flow_filter=watcher, flow_run_filter=top_level(), sort=newest,
+            task_run_filter=TaskRunFilter(subflow_runs=TaskRunFilterSubFlowRuns(exists_=True)),
+            limit=RUNS_READ_LIMIT), flows, started_work=True)
+        unfinished = top_level(FlowRunFilterState(type=FlowRunFilterStateType(
+            not_any_=[StateType.COMPLETED])))
+        runs += rows(client.read_flow_runs(flow_filter=watcher, flow_run_filter=unfinished,
+                                           sort=newest, limit=RUNS_READ_LIMIT), flows)
+        runs = list({run["id"]: run for run in reversed(runs)}.values())  # first wins
+        shown, _ = hide_idle_watcher_runs(runs, limit)
+        since = shown[-1]["start"] if len(shown) == limit and shown[-1]["start"] else None
+        window = top_level(after_=since) if since else top_level()
+        known = {run["id"] for run in runs}
+        idle: list[dict] = []
+        read = 0
+        while read < IDLE_COUNT_LIMIT:
+            page = client.read_flow_runs(flow_filter=watcher, flow_run_filter=window,
+                                         sort=newest, limit=RUNS_READ_LIMIT, offset=read)
+            read += len(page)
+            idle += [run for run in rows(page, flows, started_work=False)
+                     if run["id"] not in known]
+            if len(page) < RUNS_READ_LIMIT:
+                break
+        else:
+            return RecentRuns(runs=runs + idle, hidden_more=True)
+    return RecentRuns(runs=runs + idle)
 
 
 def _database_may_hold_runs() -> bool:
     """False when Prefect would use a local SQLite database that does not exist yet (so no
     server is started just to find nothing)."""
+    path = _local_database()
+    return path is None or path == Path(":memory:") or path.exists()
+
+
+def _local_database() -> Path | None:
+    """The SQLite file of Prefect's database when no server is given, else None."""
     from prefect.settings import get_current_settings
 
     settings = get_current_settings()
     if settings.api.url:
-        return True
+        return None
     url = settings.server.database.connection_url
     url = url.get_secret_value() if url is not None else ""
     if url.startswith("sqlite") and ":///" in url:
         path = url.split(":///", 1)[1].split("?", 1)[0]
-        return path in ("", ":memory:") or Path(path).exists()
-    return True
+        return Path(path or ":memory:")
+    return None
 
 
-def _same_workspace(value: object, root: Path) -> bool:
-    if not isinstance(value, str | os.PathLike):
-        return False
-    try:
-        return Path(value).resolve() == root
-    except (OSError, ValueError):
-        return False
+def _database_not_writable() -> str | None:
+    """Why the embedded server cannot open the local database (SQLite opens it, its journal
+    and its shared-memory index for writing, even to read), or None."""
+    path = _local_database()
+    if path is None or path == Path(":memory:") or not path.exists():
+        return None
+    for target in (path.parent, path):
+        if not os.access(target, os.W_OK):
+            return (f"not read: Prefect's database {path} cannot be written here ({target} "
+                    "is read-only to this user or on a read-only file system) and the "
+                    "embedded server opens it for writing, even to read. Run `collab "
+                    "status` while `collab serve` runs for this workspace (its runs are then "
+                    "read from its server), or where the workspace can be written")
+    return None
 
 
 def format_status(status: WorkspaceStatus) -> str:
@@ -612,12 +818,18 @@ def format_status(status: WorkspaceStatus) -> str:
     lines += [header, "-" * len(header)]
     for row in status.waves.itertuples(index=False):
         stored = row.n_sources > 0
+        unknown = "?" if status.store_problem else "-"
         lines.append(
-            f"{row.wave_id:<12}{row.instrument:>10}{row.n_sources:>9}"
-            f"{(row.rows_read if stored else '-'):>11}{(row.rows_accepted if stored else '-'):>10}"
-            f"{(row.rows_quarantined if stored else '-'):>13}{row.waiting:>9}{row.failed:>8}")
+            f"{row.wave_id:<12}{row.instrument:>10}"
+            f"{(row.n_sources if not status.store_problem else unknown):>9}"
+            f"{(row.rows_read if stored else unknown):>11}"
+            f"{(row.rows_accepted if stored else unknown):>10}"
+            f"{(row.rows_quarantined if stored else unknown):>13}{row.waiting:>9}"
+            f"{row.failed:>8}")
     lines.append("(sources: exports stored; waiting: exports in the inbox not yet ingested; "
                  "failed: in inbox/failed/ with the reason)")
+    if status.store_problem:
+        lines.append(f"Stored data not read (?): {status.store_problem}")
     lines.append("")
     if len(status.quarantine):
         lines.append("Quarantined rows by reason:")
@@ -625,21 +837,36 @@ def format_status(status: WorkspaceStatus) -> str:
             lines.append(f"  {wave:<12}" + ", ".join(
                 f"{r.reason} {r.rows}" for r in group.itertuples(index=False)))
     else:
-        lines.append("Quarantined rows: none.")
+        lines.append("Quarantined rows: not read (?)." if status.store_problem
+                     else "Quarantined rows: none.")
     for path, reason in status.unplaced:
         lines.append(f"Inbox file not picked up: {_shown(path)}: {reason}")
     lines.append("")
     lines.append(f"Reports: {status.report_index}" if status.report_index
                  else "Reports: not built yet (collab run)")
-    if status.runs is not None:
-        if status.runs:
-            lines.append("Recent runs (Prefect):")
-            for run in status.runs:
-                lines.append(f"  {run['name']:<24} {run['state']:<10} {_when(run['start'])}"
-                             f"  {run['seconds']:.0f} s")
-        else:
-            lines.append("Recent runs (Prefect): no runs recorded yet")
+    lines += _format_runs(status.runs)
     return "\n".join(lines)
+
+
+def _format_runs(recent: RecentRuns | None) -> list[str]:
+    if recent is None:
+        return []
+    if recent.problem:
+        return [f"Recent runs (Prefect): {recent.problem}"]
+    if not recent.runs and not recent.hidden:
+        return ["Recent runs (Prefect): no runs recorded yet"]
+    lines = ["Recent runs (Prefect):"]
+    for run in recent.runs:
+        lines.append(f"  {run['name']:<24} {run['state']:<10} {_when(run['start'])}"
+                     f"  {run['seconds']:.0f} s")
+    if recent.hidden:
+        count = f"more than {recent.hidden}" if recent.hidden_more else str(recent.hidden)
+        since = " since the oldest listed" if recent.windowed and recent.runs else ""
+        lines.append(f"  ({count} inbox-watcher run(s) that found nothing to do{since} not "
+                     "listed)")
+    if recent.source:
+        lines.append(f"  (read from {recent.source})")
+    return lines
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -658,7 +885,7 @@ def run_status(args: argparse.Namespace) -> int:
         from .progress import terminal_progress
 
         with terminal_progress("reading Prefect's runs"):
-            runs = recent_runs(ws, args.runs) or []  # unreadable: shown as none recorded
+            runs = recent_runs(ws, args.runs)
     print(format_status(replace(status, runs=runs)))
     return ExitCode.OK
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from collab_stats import load_instrument_family, load_programme
@@ -160,53 +162,58 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(f"Created the pseudonymisation key {args.secret} (keep it safe and outside the "
               "store: the same key links respondents across waves)")
     version = programme.wave(args.wave).instrument_version
-    for path in args.files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise IngestError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
-        sha = hashlib.sha256(data).hexdigest()
-        raw = _read(path, args.format, args.dictionary, wave=args.wave)
-        mapping_file = args.mapping or mapping_beside(path)
-        if mapping_file is not None:
-            mapping = load_mapping(mapping_file, family=family)
-            if args.mapping is None:
-                print(f"{path}: using the mapping beside it, {mapping_file.name}")
-        else:
-            proposal = propose_mapping(raw, family, programme, version=version)
-            unsure = proposal.table[(proposal.table["confidence"] < AUTO_CONFIDENCE)
-                                    & (proposal.table["target"] != "drop")]
-            if len(unsure) or proposal.unmatched:
-                raise CollabStatsError(
-                    f"{path}: not ingested: {len(unsure)} columns match the instrument with "
-                    f"low confidence and {len(proposal.unmatched)} not at all; run `collab "
-                    f"mapping propose {path}`, check the mapping, then ingest with --mapping "
-                    "(or put it beside the export as <file>.mapping.yaml)")
-            mapping = proposal.mapping
-        result = convert_export(raw, mapping, family, programme, wave_id=args.wave,
-                                secret=secret, min_completion=args.min_completion)
-        report = result.report
-        added = store.add(args.wave, path.name, sha, result.data, result.quarantine,
-                          format=raw.format, instrument_version=version,
-                          rows_read=report.rows_read)
-        held = {k: v for k, v in report.rows_quarantined.items() if v}
-        if added.duplicates_removed_here:  # left out: another file of the wave holds the kept one
-            held[DUPLICATE_REASON] = added.duplicates_removed_here
-        n_held = sum(held.values())
-        print(f"{path}: {raw.format} ({raw.variant}); {report.rows_read} rows read = "
-              f"{report.rows_accepted - added.duplicates_removed_here} accepted + {n_held} "
-              "quarantined"
-              + (f" ({', '.join(f'{k} {v}' for k, v in held.items())})" if held else "")
-              + f"; {added.status} in {args.store}")
-        if added.note:
-            print(f"  {added.note}")
-        if report.unmatched_columns:
-            print(f"  {len(report.unmatched_columns):,} columns not used: "
-                  f"{summarise_names(report.unmatched_columns)}")
-        if report.unknown_labels:
-            print(f"  answers matching no label (read as blank): {dict(report.unknown_labels)}")
-        for warning in report.warnings:
-            print(f"  warning: {warning}")
-        for note in report.notes:
-            print(f"  note: {note}")
+    # With a workspace, the store is written under the workspace lock that every run holds.
+    lock = (Workspace.at(args.workspace).writer_lock(
+        "collab ingest", on_wait=lambda line: print(line, file=sys.stderr))
+        if args.workspace is not None else nullcontext())
+    with lock:
+        for path in args.files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise IngestError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
+            sha = hashlib.sha256(data).hexdigest()
+            raw = _read(path, args.format, args.dictionary, wave=args.wave)
+            mapping_file = args.mapping or mapping_beside(path)
+            if mapping_file is not None:
+                mapping = load_mapping(mapping_file, family=family)
+                if args.mapping is None:
+                    print(f"{path}: using the mapping beside it, {mapping_file.name}")
+            else:
+                proposal = propose_mapping(raw, family, programme, version=version)
+                unsure = proposal.table[(proposal.table["confidence"] < AUTO_CONFIDENCE)
+                                        & (proposal.table["target"] != "drop")]
+                if len(unsure) or proposal.unmatched:
+                    raise CollabStatsError(
+                        f"{path}: not ingested: {len(unsure)} columns match the instrument with "
+                        f"low confidence and {len(proposal.unmatched)} not at all; run `collab "
+                        f"mapping propose {path}`, check the mapping, then ingest with --mapping "
+                        "(or put it beside the export as <file>.mapping.yaml)")
+                mapping = proposal.mapping
+            result = convert_export(raw, mapping, family, programme, wave_id=args.wave,
+                                    secret=secret, min_completion=args.min_completion)
+            report = result.report
+            added = store.add(args.wave, path.name, sha, result.data, result.quarantine,
+                              format=raw.format, instrument_version=version,
+                              rows_read=report.rows_read)
+            held = {k: v for k, v in report.rows_quarantined.items() if v}
+            if added.duplicates_removed_here:  # left out: another file of the wave holds the kept one
+                held[DUPLICATE_REASON] = added.duplicates_removed_here
+            n_held = sum(held.values())
+            print(f"{path}: {raw.format} ({raw.variant}); {report.rows_read} rows read = "
+                  f"{report.rows_accepted - added.duplicates_removed_here} accepted + {n_held} "
+                  "quarantined"
+                  + (f" ({', '.join(f'{k} {v}' for k, v in held.items())})" if held else "")
+                  + f"; {added.status} in {args.store}")
+            if added.note:
+                print(f"  {added.note}")
+            if report.unmatched_columns:
+                print(f"  {len(report.unmatched_columns):,} columns not used: "
+                      f"{summarise_names(report.unmatched_columns)}")
+            if report.unknown_labels:
+                print(f"  answers matching no label (read as blank): {dict(report.unknown_labels)}")
+            for warning in report.warnings:
+                print(f"  warning: {warning}")
+            for note in report.notes:
+                print(f"  note: {note}")
     return ExitCode.OK

@@ -90,18 +90,49 @@ def render_collaborations(workspace: Path, links: dict[str, str], wave: str | No
     return [path for future in futures for path in future.result()]
 
 
+def local_cluster_kwargs(workers: int) -> dict:
+    """``distributed.LocalCluster`` options for a cluster of ``workers`` processes that
+    listens on this machine only (127.0.0.1) and serves no dashboard.
+
+    ``dashboard_address=None`` alone is not enough (distributed 2026.8): the scheduler
+    still starts its HTTP server (health, metrics, and the dashboard when Bokeh is
+    installed) on port 8787 at the scheduler's host. So the scheduler is given
+    ``dashboard=False`` and a port chosen by the system on 127.0.0.1 for that server; the
+    workers' own dashboards stay off (``worker_dashboard_address`` None, the default), and
+    the scheduler, the nannies and the workers listen on ``host`` 127.0.0.1."""
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": True,
+            "host": "127.0.0.1", "protocol": "tcp://", "dashboard_address": None,
+            "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"}}
+
+
 def dask_runner(address: str | None, workers: int):
-    """A DaskTaskRunner for an existing scheduler, or a LocalCluster of worker processes."""
+    """A DaskTaskRunner for an existing scheduler at ``address``, or else a LocalCluster of
+    worker processes on loopback without a dashboard (:func:`local_cluster_kwargs`)."""
     from prefect_dask import DaskTaskRunner
 
     if address:
         return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+                          cluster_kwargs=local_cluster_kwargs(workers))
 
 
-@flow(name="render-reports", flow_run_name="reports-{wave}")
+def _reports_run_name() -> str:
+    """``reports-<wave>``: the wave asked for, else the latest analysed wave (what is
+    rendered), else ``reports-latest`` when the tables cannot tell (the run then fails with
+    the reason)."""
+    from prefect.runtime import flow_run
+
+    parameters = flow_run.parameters
+    wave = parameters.get("wave")
+    if not wave:
+        try:
+            wave = report_data(Workspace.at(parameters["workspace"]).root).latest_wave
+        except Exception:  # a name must not fail the run; the body says why
+            wave = "latest"
+    return f"reports-{wave}"
+
+
+@flow(name="render-reports", flow_run_name=_reports_run_name)
 def render_reports(workspace: Path, wave: str | None = None, pdf: bool | None = None,
                    workers: int = 2, dask: bool = False,
                    dask_address: str | None = None, comparator: str | None = None) -> str:

@@ -459,8 +459,7 @@ def test_a_command_succeeds_when_the_server_starts_at_the_second_try(ws, embedde
     pd.DataFrame({"wave_id": [WAVE]}).to_parquet(summaries)
     server = _FlakyServer(monkeypatch, failures=1)
     monkeypatch.setattr("pipelines.flows.rebuild_reports",
-                        lambda workspace, wave, pdf, comparator=None: str(ws.reports
-                                                                          / "index.html"))
+                        lambda workspace, wave, pdf, **options: str(ws.reports / "index.html"))
     assert main(["report", "-w", str(ws.root), "--no-pdf"]) == 0
     captured = capsys.readouterr()
     assert captured.err.count(RETRY_NOTICE) == 1

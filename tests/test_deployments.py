@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 LONDON = ZoneInfo("Europe/London")
 
 # The deployments prefect.yaml must define: entrypoint, and the schedule ("cron", "interval"
-# or None for on demand). `collab serve` serves the first three under the same names.
+# or None for on demand). `collab serve` serves the same three under the same names. (The demo
+# simulation is deployed only on purpose: see tests/test_operations.py.)
 EXPECTED = {
     "wave-run": ("pipelines/flows.py:run_wave", "cron"),
     "inbox-watcher": ("pipelines/flows.py:watch_inbox", "interval"),
     "rebuild-reports": ("pipelines/flows.py:rebuild_reports", None),
-    "simulate-demo-programme": ("pipelines/simulate_flow.py:simulate_programme_flow", None),
 }
 SERVED = ["wave-run", "inbox-watcher", "rebuild-reports"]
 
@@ -113,9 +113,6 @@ def test_build_steps_record_the_repository_and_the_workspace(monkeypatch, tmp_pa
     deployments = resolved_deployments(config)
     for name in SERVED:
         assert deployments[name]["parameters"]["workspace"] == str(tmp_path / "my programme")
-    # The demo simulation never writes into a researcher's workspace.
-    assert (deployments["simulate-demo-programme"]["parameters"]["output_dir"]
-            == str(ROOT / "demo-output"))
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

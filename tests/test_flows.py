@@ -12,6 +12,7 @@ of the same tables are byte-identical.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
@@ -184,10 +185,13 @@ def test_wave_fingerprint_changes_with_the_stored_sources_and_the_programme_only
 def test_retry_on_io_retries_input_output_errors_only():
     from prefect.states import Completed, Failed
 
-    for error in (OSError("share busy"), PermissionError("locked"), FileNotFoundError("gone"),
+    # transient operating-system errors only (tests/test_operations.py has the errno list)
+    for error in (OSError(errno.EBUSY, "share busy"), OSError(errno.EIO, "read error"),
                   TimeoutError("slow disk")):
         assert retry_on_io(None, None, Failed(data=error)) is True, error
-    for error in (CollabStatsError("bad definition"), IngestError("x.csv", "no header"),
+    for error in (PermissionError(errno.EACCES, "locked"), FileNotFoundError(errno.ENOENT, "gone"),
+                  NotADirectoryError(errno.ENOTDIR, "a file"), OSError("no errno"),
+                  CollabStatsError("bad definition"), IngestError("x.csv", "no header"),
                   StoreError("two sources, one key"), ValueError("bug"), KeyError("bug")):
         assert retry_on_io(None, None, Failed(data=error)) is False, error
     assert retry_on_io(None, None, Completed(data=1)) is False
@@ -651,7 +655,7 @@ def test_a_store_task_failing_with_an_os_error_is_retried_and_the_ingest_complet
     ws = _copy(pristine, tmp_path / "ws")
     wave = ws.load()[0].wave_ids[0]
     (item,) = [f for f in find_inbox_files(ws, [wave])[0]]
-    calls = flaky_store(lambda n: OSError("network share busy") if n == 1 else None)
+    calls = flaky_store(lambda n: OSError(errno.EBUSY, "network share busy") if n == 1 else None)
 
     state = ingest_wave(ws.root, wave, return_state=True)
 
