@@ -300,7 +300,7 @@ def test_run_and_status_on_a_simulated_workspace(simulated, prefect_harness, cap
 
 
 def test_recent_runs_keeps_this_workspaces_runs(tmp_path):
-    from pipelines.cli_workspace import _same_workspace
+    from pipelines.workspace import same_workspace as _same_workspace
 
     root = (tmp_path / "ws").resolve()
     assert _same_workspace(str(root), root)
