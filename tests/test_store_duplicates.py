@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_store import manifest_dirs, stored_dirs
 
 from collab_stats import dump_programme, simulate_programme
 from collab_stats.benchmarking import benchmark_programme
@@ -130,16 +131,6 @@ def assert_conserved(store: WaveStore) -> None:
         if "primary" in held.columns:
             held = held[held["primary"].fillna(True).astype(bool)]
         assert len(held) == row.rows_quarantined, row.source_name
-
-
-def stored_dirs(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for top in ("waves", "free_text", "quarantine")
-            if (root / top).is_dir() for p in (root / top).glob("*/*")}
-
-
-def manifest_dirs(root: Path) -> set[str]:
-    sources = json.loads((root / "manifest.json").read_text())["sources"]
-    return {s[k] for s in sources for k in ("partition", "free_text", "quarantine")}
 
 
 def report_for(name: str, wave: str, accepted: int, held: int) -> ConvertReport:
