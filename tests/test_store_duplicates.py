@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_store import manifest_dirs, stored_dirs
+from test_store import canonical, manifest_dirs, stored_dirs
 
 from collab_stats import dump_programme, simulate_programme
 from collab_stats.benchmarking import benchmark_programme
@@ -97,14 +97,6 @@ def add(store: WaveStore, wave: str, data: SurveyData, name: str, *, held: int =
     return store.add(wave, name, sha(name), data, quarantine, format="qualtrics",
                      instrument_version=str(data.respondents["instrument_version"].iloc[0]),
                      rows_read=data.n_respondents + held)
-
-
-def canonical(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    for column in out.columns:
-        if isinstance(out[column].dtype, pd.CategoricalDtype):
-            out[column] = out[column].astype("string")
-    return out.sort_values(list(out.columns)).reset_index(drop=True)
 
 
 def assert_same_data(got: SurveyData, expected: SurveyData) -> None:
