@@ -24,6 +24,21 @@ A programme is defined in one YAML file::
     waves:
       - {id: 2025-q1, label: Wave 1 (spring 2025), opens: 2025-03-01, closes: 2025-03-31,
          instrument_version: "1.0"}
+      - id: 2025-q2
+        label: Wave 2 (summer 2025)
+        opens: 2025-06-01
+        closes: 2025-06-30
+        instrument_version: "1.0"
+        sources:                        # optional: where the wave's responses come from
+          - type: qualtrics             # fetched by `collab fetch` / the wave run
+            base_url: https://fra1.qualtrics.com
+            survey_id: SV_0AbCdEfGhIjKlMn
+            token: {secret: qualtrics-api-token}   # a Prefect Secret block, or {env: NAME}
+            mapping: mappings/qualtrics.mapping.yaml
+
+A wave's ``sources`` (default: ``[{type: inbox}]``, exports dropped in the inbox by hand) are
+described under :class:`Source`; credentials are never written in the file, only the name of
+the environment variable or Prefect Secret block holding them.
 
 Every identifier must be safe in file names and URLs (lower case letters, digits, ``-``,
 ``_``, ``.``): reports and stores use them in paths. :func:`load_programme` validates the whole
@@ -34,6 +49,7 @@ versions it names) and reports every problem at once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +65,12 @@ __all__ = [
     "COLLABORATION_TYPES",
     "COMPARATORS",
     "Collaboration",
+    "Credential",
     "PartnerOrganisation",
     "PeerGroup",
     "Programme",
+    "SOURCE_TYPES",
+    "Source",
     "Wave",
     "dump_programme",
     "load_programme",
@@ -113,15 +132,108 @@ class Collaboration:
         raise KeyError(f"{partner_id!r} is not a partner of collaboration {self.id!r}")
 
 
+#: Where a wave's responses can come from: the inbox (exports dropped by hand), or fetched
+#: from a survey platform's API (:mod:`pipelines.fetch`).
+SOURCE_TYPES: tuple[str, ...] = ("inbox", "redcap", "qualtrics", "surveymonkey")
+
+#: Per source type: the settings it requires and those it may have (besides ``type``,
+#: ``name``, ``token``, ``mapping`` and ``collaboration``, which every fetched source may have).
+_SOURCE_SETTINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "inbox": ((), ()),
+    "redcap": (("url",), ("report_id", "fields")),
+    "qualtrics": (("base_url", "survey_id"), ()),
+    "surveymonkey": (("survey_id",), ("base_url",)),
+}
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Where a source's API token is kept: an environment variable (``{env: NAME}``) or a
+    Prefect Secret block (``{secret: block-name}``). Never the token itself."""
+
+    env: str | None = None
+    secret: str | None = None
+
+    def describe(self) -> str:
+        """Where the token is kept, in words (for messages; never the token)."""
+        if self.env is not None:
+            return f"the environment variable {self.env}"
+        return f"the Prefect Secret block {self.secret!r}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"env": self.env} if self.env is not None else {"secret": str(self.secret)}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where (part of) a wave's responses come from.
+
+    ``type`` is one of :data:`SOURCE_TYPES`:
+
+    ``inbox``
+        Exports dropped in the workspace's inbox by hand (the default).
+    ``redcap``
+        ``url``: the project's API address (``https://redcap.example.ac.uk/api/``); optional
+        ``report_id`` (export that report) or ``fields`` (export only those fields); the
+        project's data dictionary is fetched with the records.
+    ``qualtrics``
+        ``base_url``: the data centre (``https://fra1.qualtrics.com``); ``survey_id``
+        (``SV_...``); the responses are exported by Qualtrics' export-responses job.
+    ``surveymonkey``
+        ``survey_id``; ``base_url`` (default ``https://api.surveymonkey.com``; EU accounts use
+        ``https://api.eu.surveymonkey.com``); the bulk responses are read page by page.
+
+    Every fetched source needs ``token`` (a :class:`Credential`: ``{env: NAME}`` or
+    ``{secret: block-name}``) and may have ``mapping`` (the column mapping to use, a path
+    relative to the programme file), ``collaboration`` (every response of this source belongs
+    to that collaboration: one survey per collaboration, without a collaboration question) and
+    ``name`` (unique in the wave; names the fetched file; default from the type, the
+    collaboration and the survey or report id).
+    """
+
+    type: str
+    name: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    token: Credential | None = None
+    mapping: str | None = None
+    collaboration: str | None = None
+
+    @property
+    def fetched(self) -> bool:
+        """True for a source fetched from an API (not the inbox)."""
+        return self.type != "inbox"
+
+    def describe(self) -> str:
+        """The source in a few words, e.g. ``"qualtrics-sv_1 (Qualtrics survey SV_1)"``."""
+        what = {"redcap": "REDCap project", "qualtrics": "Qualtrics survey",
+                "surveymonkey": "SurveyMonkey survey", "inbox": "inbox"}[self.type]
+        ident = self.settings.get("survey_id") or self.settings.get("url") or ""
+        if self.type == "redcap" and self.settings.get("report_id") is not None:
+            ident = f"{ident}, report {self.settings['report_id']}"
+        return f"{self.name} ({what}{' ' + str(ident) if ident else ''})"
+
+
+_DEFAULT_SOURCES = (Source(type="inbox", name="inbox"),)
+
+
 @dataclass(frozen=True)
 class Wave:
-    """A survey wave: when it ran and which instrument version it used."""
+    """A survey wave: when it ran, which instrument version it used, and where its
+    responses come from (``sources``; default: the inbox)."""
 
     id: str
     label: str
     opens: dt.date
     closes: dt.date
     instrument_version: str
+    sources: tuple[Source, ...] = _DEFAULT_SOURCES
+
+    @property
+    def fetched_sources(self) -> tuple[Source, ...]:
+        """The sources fetched from an API (not the inbox)."""
+        return tuple(s for s in self.sources if s.fetched)
 
 
 @dataclass(frozen=True)
@@ -211,7 +323,11 @@ def parse_programme(
                                      c.text(g, "name", f"peer_groups[{k}]")))
     c.unique([g.id for g in peer_groups], "peer_groups", "peer group id")
 
-    waves = _parse_waves(doc.get("waves"), instrument, c)
+    raw_collaborations = doc.get("collaborations")
+    collaboration_ids = ({str(col.get("id")) for col in raw_collaborations
+                          if isinstance(col, Mapping)}
+                         if isinstance(raw_collaborations, list) else set())
+    waves = _parse_waves(doc.get("waves"), instrument, c, collaboration_ids)
     wave_ids = [w.id for w in waves]
     sectors = instrument.latest.sectors if instrument is not None else None
     modes = [m.id for m in instrument.framework.value_modes] if instrument is not None else None
@@ -232,12 +348,14 @@ def parse_programme(
     )
 
 
-def _parse_waves(raw: Any, instrument: InstrumentFamily | None, c: Checker) -> list[Wave]:
+def _parse_waves(raw: Any, instrument: InstrumentFamily | None, c: Checker,
+                 collaboration_ids: set[str]) -> list[Wave]:
     waves = []
     for k, w in enumerate(c.items(raw, "waves")):
         where = f"waves[{k}]"
         w = c.mapping(w, where)
-        c.unknown_keys(w, ("id", "label", "opens", "closes", "instrument_version"), where)
+        c.unknown_keys(w, ("id", "label", "opens", "closes", "instrument_version", "sources"),
+                       where)
         opens = c.field(w, "opens", where, dt.date, default=dt.date.min)
         closes = c.field(w, "closes", where, dt.date, default=dt.date.min)
         # YAML reads "2025-03-01 09:00" as a datetime, which cannot be compared with a date
@@ -253,8 +371,11 @@ def _parse_waves(raw: Any, instrument: InstrumentFamily | None, c: Checker) -> l
         if instrument is not None and version and version not in instrument.version_ids:
             c.add(f"{where}.instrument_version", f"{version!r} is not a version of "
                   f"{instrument.id} (versions: {', '.join(instrument.version_ids)})")
-        waves.append(Wave(c.identifier(w, "id", where), c.text(w, "label", where), opens,
-                          closes, version))
+        wave_id = c.identifier(w, "id", where)
+        sources = (_parse_sources(w.get("sources"), f"{where}.sources", wave_id,
+                                  collaboration_ids, c)
+                   if "sources" in w else _DEFAULT_SOURCES)
+        waves.append(Wave(wave_id, c.text(w, "label", where), opens, closes, version, sources))
     c.unique([w.id for w in waves], "waves", "wave id")
     for k, (a, b) in enumerate(zip(waves, waves[1:], strict=False)):
         if a.opens != dt.date.min and b.opens != dt.date.min and b.opens < a.opens:
@@ -265,6 +386,131 @@ def _parse_waves(raw: Any, instrument: InstrumentFamily | None, c: Checker) -> l
         if used != sorted(used):
             c.add("waves", "a later wave uses an older instrument version than an earlier one")
     return waves
+
+
+def _parse_sources(raw: Any, where: str, wave_id: str, collaboration_ids: set[str],
+                   c: Checker) -> tuple[Source, ...]:
+    """A wave's ``sources`` list (see :class:`Source`); problems name the wave and source."""
+    sources = []
+    for j, item in enumerate(c.items(raw, where)):
+        at = f"{where}[{j}]"
+        label = f"wave {wave_id}, source {j + 1}"
+        doc = c.mapping(item, at)
+        kind = doc.get("type")
+        if kind not in SOURCE_TYPES:
+            what = "no type given" if kind is None else f"unknown source type {kind!r}"
+            c.add(f"{at}.type", f"{label}: {what} (allowed: {', '.join(SOURCE_TYPES)})")
+            continue
+        required, optional = _SOURCE_SETTINGS[kind]
+        common = () if kind == "inbox" else ("token", "mapping", "collaboration")
+        known = ("type", "name", *common, *required, *optional)
+        for key in doc:
+            if key not in known:
+                c.add(f"{at}.{key}", f"{label}: unknown key for a {kind} source (allowed: "
+                      f"{', '.join(sorted(known))})")
+        settings: dict[str, Any] = {}
+        for key in required:
+            value = doc.get(key)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                c.add(f"{at}.{key}", f"{label}: {key} is required for a {kind} source")
+            elif not isinstance(value, (str, int)) or isinstance(value, bool):
+                c.add(f"{at}.{key}", f"{label}: expected text, got {value!r}")
+            else:
+                settings[key] = str(value).strip()
+        for key in ("url", "base_url"):
+            if key in doc and doc[key] is not None and not _URL.match(str(doc[key]).strip()):
+                c.add(f"{at}.{key}", f"{label}: {doc[key]!r} is not an http(s) address")
+            elif key in optional and doc.get(key) is not None:
+                settings[key] = str(doc[key]).strip()
+        if "report_id" in doc and doc["report_id"] is not None:
+            rid = doc["report_id"]
+            if isinstance(rid, bool) or not (isinstance(rid, int) or str(rid).isdigit()):
+                c.add(f"{at}.report_id", f"{label}: expected a report number, got {rid!r}")
+            else:
+                settings["report_id"] = int(rid)
+        if "fields" in doc and doc["fields"] is not None:
+            fields = doc["fields"]
+            if (not isinstance(fields, list) or not fields
+                    or not all(isinstance(f, str) and f.strip() for f in fields)):
+                c.add(f"{at}.fields", f"{label}: expected a list of field names")
+            else:
+                settings["fields"] = tuple(f.strip() for f in fields)
+        if "report_id" in settings and "fields" in settings:
+            c.add(at, f"{label}: give report_id or fields, not both")
+        token = None
+        if kind != "inbox":
+            token = _parse_credential(doc.get("token"), f"{at}.token", label, c)
+        mapping = doc.get("mapping")
+        if mapping is not None and (not isinstance(mapping, str) or not mapping.strip()):
+            c.add(f"{at}.mapping", f"{label}: expected a path to a mapping file")
+            mapping = None
+        collaboration = doc.get("collaboration")
+        if collaboration is not None and (not isinstance(collaboration, str)
+                                          or not SAFE_ID.match(collaboration)):
+            c.add(f"{at}.collaboration", f"{label}: {collaboration!r} is not a collaboration id")
+            collaboration = None
+        elif collaboration is not None and collaboration not in collaboration_ids:
+            c.add(f"{at}.collaboration", f"{label}: {collaboration!r} is not a collaboration "
+                  "of the programme")
+        name = doc.get("name")
+        if name is None:
+            ident = settings.get("survey_id") or (f"report-{settings['report_id']}"
+                                                   if "report_id" in settings else "")
+            parts = [kind, collaboration or "", str(ident)]
+            name = re.sub(r"[^a-z0-9_.-]+", "-", "-".join(p for p in parts if p).lower())[:64]
+        elif not isinstance(name, str) or not SAFE_ID.match(name):
+            c.add(f"{at}.name", f"{label}: {name!r} is not a valid name (allowed: "
+                  f"{SAFE_ID.pattern})")
+            name = f"source-{j + 1}"
+        sources.append(Source(kind, name, settings, token, mapping, collaboration))
+    c.unique([s.name for s in sources], where,
+             f"source name in wave {wave_id} (give each source a `name`):")
+    if sum(s.type == "inbox" for s in sources) > 1:
+        c.add(where, f"wave {wave_id}: the inbox is listed more than once")
+    return tuple(sources)
+
+
+def _parse_credential(raw: Any, where: str, label: str, c: Checker) -> Credential | None:
+    """``{env: NAME}`` or ``{secret: block-name}``; a token written in the file is refused."""
+    if raw is None:
+        c.add(where, f"{label}: token is required: name the environment variable "
+              "({env: NAME}) or the Prefect Secret block ({secret: block-name}) holding it")
+        return None
+    if isinstance(raw, str):
+        # Never echo the value: it may be the token itself.
+        c.add(where, f"{label}: the token must not be written in the programme file; name "
+              "the environment variable ({env: NAME}) or Prefect Secret block "
+              "({secret: block-name}) that holds it")
+        return None
+    if not isinstance(raw, Mapping) or len(raw) != 1 or not set(raw) <= {"env", "secret"}:
+        c.add(where, f"{label}: expected {{env: NAME}} or {{secret: block-name}}")
+        return None
+    (key, value), = raw.items()
+    if key == "env" and (not isinstance(value, str) or not _ENV_NAME.match(value)):
+        c.add(where, f"{label}: {value!r} is not an environment variable name")
+        return None
+    if key == "secret" and (not isinstance(value, str)
+                            or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", value)):
+        c.add(where, f"{label}: {value!r} is not a Prefect block name (lower-case letters, "
+              "digits and dashes)")
+        return None
+    return Credential(**{key: value})
+
+
+def _source_to_dict(source: Source) -> dict[str, Any]:
+    doc: dict[str, Any] = {"type": source.type}
+    if source.type == "inbox":
+        return doc
+    doc["name"] = source.name
+    for key, value in source.settings.items():
+        doc[key] = list(value) if isinstance(value, tuple) else value
+    if source.token is not None:
+        doc["token"] = source.token.to_dict()
+    if source.mapping is not None:
+        doc["mapping"] = source.mapping
+    if source.collaboration is not None:
+        doc["collaboration"] = source.collaboration
+    return doc
 
 
 def _parse_collaboration(raw, where, peer_groups, wave_ids, sectors, modes, c) -> Collaboration:
@@ -330,7 +576,9 @@ def programme_to_dict(programme: Programme) -> dict[str, Any]:
         ],
         "waves": [
             {"id": w.id, "label": w.label, "opens": w.opens, "closes": w.closes,
-             "instrument_version": w.instrument_version}
+             "instrument_version": w.instrument_version,
+             **({"sources": [_source_to_dict(s) for s in w.sources]}
+                if w.sources != _DEFAULT_SOURCES else {})}
             for w in programme.waves
         ],
     }

@@ -45,3 +45,10 @@ def prefect_harness(tmp_path_factory):
         # a loaded CI machine can take longer than Prefect's 30 s to start the server
         with prefect_test_harness(server_startup_timeout=120):
             yield
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """pytest-httpserver's test servers (the survey platforms' APIs in the fetch tests)
+    listen on the loopback address only, on a free port."""
+    return ("127.0.0.1", 0)
