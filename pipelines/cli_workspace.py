@@ -37,7 +37,7 @@ from .workspace import (
 )
 
 __all__ = ["ExamplesFormatter", "RecentRuns", "WorkspaceStatus", "add_parsers",
-           "format_run_summary", "format_status", "hide_idle_watcher_runs",
+           "format_fetch_summary", "format_run_summary", "format_status", "hide_idle_watcher_runs",
            "idle_watcher_run", "quiet_run_errors", "recent_runs", "workspace_status"]
 
 
@@ -94,6 +94,24 @@ def add_parsers(sub) -> None:
     run.add_argument("--no-reports", dest="reports", action="store_false",
                      help="analyse only; do not build the reports")
     run.set_defaults(handler=run_run)
+
+    fetch = sub.add_parser(
+        "fetch", parents=[common], help="fetch a wave's responses from its survey platforms",
+        description="Fetch a wave's responses from the survey platforms its sources name in "
+        "programme.yaml (REDCap, Qualtrics, SurveyMonkey APIs) into inbox/<wave>/, as each "
+        "platform's own export with its provenance; the next run (or the inbox watcher of "
+        "`collab serve`) ingests them like dropped exports. API tokens are read from the "
+        "environment variables or Prefect Secret blocks the programme file names, and never "
+        "shown. Fetching again after late responses replaces the wave's rows of that source; "
+        "an unchanged survey stores nothing new. Exit status 1 when a source could not be "
+        "fetched (one line each, naming the wave, the source and what to check).",
+        epilog="examples:\n"
+        "  collab fetch --wave 2026-03                fetch, then `collab run --wave 2026-03`\n"
+        "  collab fetch --wave 2026-03 -w my-programme\n"
+        "  QUALTRICS_TOKEN=... collab fetch --wave 2026-03   a token from the environment",
+        formatter_class=_RAW)
+    fetch.add_argument("--wave", required=True, help="the wave whose sources are fetched")
+    fetch.set_defaults(handler=run_fetch)
 
     report = sub.add_parser(
         "report", parents=[common], help="rebuild the report site from the tables",
@@ -262,6 +280,9 @@ def _check_runnable(ws: Workspace, waves: list[str], wave: str | None) -> None:
                                f"(waves: {', '.join(waves)})")
     files, _ = find_inbox_files(ws, waves, settle_seconds=0)  # the flow waits for copies
     stored = stored_waves(ws)
+    programme, _ = ws.load()
+    if any(programme.wave(w).fetched_sources for w in ([wave] if wave else waves)):
+        return  # the run fetches first
     if wave is not None:
         if wave not in stored and not any(f.wave == wave for f in files):
             raise CollabStatsError(f"wave {wave!r}: nothing to analyse: no exports waiting in "
@@ -314,7 +335,7 @@ def run_run(args: argparse.Namespace) -> int:
                                   dask=dask, dask_address=args.dask_address)
             else:
                 result = run_programme(ws.root, pdf=pdf, reports=args.reports, dask=dask,
-                                       dask_address=args.dask_address)
+                                       dask_address=args.dask_address, fetch=True)
     except ExportsFailed as exc:  # the run ended Failed; what it did is printed below (1)
         if exc.result is None:  # nothing stored, nothing analysed: one line (1)
             raise
@@ -329,6 +350,46 @@ def run_run(args: argparse.Namespace) -> int:
     print(format_run_summary(result, ws, threshold=programme.disclosure_threshold))
     failed = [row for row in result["ingested"] if row["status"] == "failed"]
     return ExitCode.EXPORTS_FAILED if failed else ExitCode.OK
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    ws = _open(args)
+    programme, _ = ws.load()
+    if args.wave not in programme.wave_ids:
+        raise CollabStatsError(f"--wave {args.wave!r} is not a wave of {ws.programme_file} "
+                               f"(waves: {', '.join(programme.wave_ids)})")
+    sources = programme.wave(args.wave).fetched_sources
+    if not sources:
+        raise CollabStatsError(f"wave {args.wave}: its sources in {ws.programme_file} are the "
+                               "inbox only; nothing to fetch (see the README, 'Fetching from "
+                               "survey platforms')")
+    engine = _configure_prefect(ws)
+    _say(f"Fetching wave {args.wave} ({len(sources)} source(s)) on {engine}...")
+    from .environment import start_embedded_server
+    from .fetch_flow import fetch_wave  # imports Prefect
+    from .progress import terminal_progress
+
+    start_embedded_server(say=_say)
+    with quiet_run_errors(), terminal_progress(f"fetch wave {args.wave}"):
+        rows = fetch_wave(ws.root, args.wave)
+    print(format_fetch_summary(rows, args.wave))
+    return ExitCode.EXPORTS_FAILED if any(r["status"] == "failed" for r in rows) else ExitCode.OK
+
+
+def format_fetch_summary(rows: list[dict], wave: str) -> str:
+    """What a fetch did, one line per source (errors are already one line each)."""
+    lines = [f"Wave {wave}: fetched {sum(r['status'] == 'fetched' for r in rows)} of "
+             f"{len(rows)} source(s)"]
+    for row in rows:
+        if row["status"] == "fetched":
+            count = "?" if row["responses"] is None else f"{row['responses']:,}"
+            lines.append(f"  {row['source']}: {count} response(s) -> {row['file']}")
+        else:
+            lines.append(f"  {row['source']}: FAILED: {row['error']}")
+    if any(r["status"] == "fetched" for r in rows):
+        lines.append(f"Next: `collab run --wave {wave}` ingests and reports them (a running "
+                     "`collab serve` picks them up by itself).")
+    return "\n".join(lines)
 
 
 class _DropRunErrors(logging.Filter):
@@ -372,6 +433,13 @@ def format_run_summary(result: dict, ws: Workspace, *, threshold: int) -> str:
     hidden by disclosure control, and where the report index is."""
     wave = result["wave"]
     lines = [f"Wave {wave}"]
+    fetched = result.get("fetched") or []
+    for row in fetched:
+        if row["status"] == "fetched":
+            count = "?" if row["responses"] is None else f"{row['responses']:,}"
+            lines.append(f"Fetched {row['source']} (wave {row['wave']}): {count} response(s)")
+        else:
+            lines.append(f"Could not fetch {row['source']}: {row['error']}")
     ingested = result["ingested"]
     if ingested:
         lines.append(f"Ingested {len(ingested)} export(s) from the inbox:")

@@ -61,6 +61,7 @@ from collab_stats.programme import Programme
 
 from .analysis_flow import benchmark_wave, check_reliability, scalar_invariance
 from .artifacts import characteristic_table, publish, wave_summary_markdown
+from .fetch_flow import fetch_wave, waves_due
 from .fingerprint import wave_fingerprint
 from .ingest_flow import ingest_wave
 from .report_flow import render_reports
@@ -193,13 +194,20 @@ def _ingest(ws: Workspace, programme: Programme, waves: list[str]) -> list[dict]
     return ingested
 
 
-def _failure_message(failed: list[dict]) -> str:
+def _failure_message(failed: list[dict], not_fetched: list[dict] | None = None) -> str:
     from .exit_codes import one_line
 
-    reasons = "; ".join(f"{row['file']} (wave {row['wave']}): "
-                        f"{_shorten(one_line(row.get('error') or 'failed'))}" for row in failed)
-    return (f"{len(failed)} export(s) could not be ingested (moved to inbox/failed/<wave>/ "
-            f"with the reason beside each): {reasons}")
+    parts = []
+    if not_fetched:
+        parts.append(f"{len(not_fetched)} source(s) could not be fetched: "
+                     + "; ".join(_shorten(one_line(row["error"]), 300) for row in not_fetched))
+    if failed:
+        reasons = "; ".join(f"{row['file']} (wave {row['wave']}): "
+                            f"{_shorten(one_line(row.get('error') or 'failed'))}"
+                            for row in failed)
+        parts.append(f"{len(failed)} export(s) could not be ingested (moved to "
+                     f"inbox/failed/<wave>/ with the reason beside each): {reasons}")
+    return "; ".join(parts)
 
 
 def _shorten(text: str, limit: int = 200) -> str:
@@ -224,51 +232,72 @@ def run_wave(workspace: Path, wave: str | None = None, pdf: bool | None = None,
     ws = Workspace.at(workspace).check()
     programme, _ = ws.load()
     with _writing(ws, "run-wave"):
-        _wait_for_copies(ws, list(programme.wave_ids))
         if wave is None:
-            return _programme(ws, programme, pdf, reports, dask, dask_address)
+            fetched = _fetch(ws, waves_due(ws, programme))
+            _wait_for_copies(ws, list(programme.wave_ids))
+            return _programme(ws, programme, pdf, reports, dask, dask_address, fetched)
+        fetched = _fetch(ws, [wave])
+        _wait_for_copies(ws, list(programme.wave_ids))
         ingested = _ingest(ws, programme, [wave])
-        return _conclude(ws, programme, wave, ingested, pdf, reports, dask, dask_address)
+        return _conclude(ws, programme, wave, ingested, pdf, reports, dask, dask_address,
+                         fetched)
 
 
 @flow(name="run-programme", flow_run_name="run-programme")
 def run_programme(workspace: Path, pdf: bool | None = None, reports: bool = True,
                   dask: bool = False, dask_address: str | None = None,
-                  wait_for_copies: bool = True) -> dict:
+                  wait_for_copies: bool = True, fetch: bool = False) -> dict:
     """Ingest the inbox for every wave, then analyse and report the wave the site shows
     (:func:`site_wave`). ``wait_for_copies``: first wait a few seconds for exports still
     being copied in (the watcher, which leaves them for its next tick, passes False).
-    Ends Failed (raises :class:`ExportsFailed`) when an export could not be ingested."""
+    ``fetch``: first fetch the waves due from their API sources
+    (:func:`pipelines.fetch_flow.waves_due`; ``collab run`` does, the watcher does not).
+    Ends Failed (raises :class:`ExportsFailed`) when an export could not be ingested or a
+    source could not be fetched."""
     ws = Workspace.at(workspace).check()
     programme, _ = ws.load()
     with _writing(ws, "run-programme"):
+        fetched = _fetch(ws, waves_due(ws, programme)) if fetch else []
         if wait_for_copies:
             _wait_for_copies(ws, list(programme.wave_ids))
-        return _programme(ws, programme, pdf, reports, dask, dask_address)
+        return _programme(ws, programme, pdf, reports, dask, dask_address, fetched)
+
+
+def _fetch(ws: Workspace, waves: list[str]) -> list[dict]:
+    """Fetch the API sources of ``waves`` into the inbox (:func:`fetch_wave`); the rows."""
+    return [row for wave in waves for row in fetch_wave(ws.root, wave)]
 
 
 def _programme(ws: Workspace, programme: Programme, pdf: bool | None, reports: bool,
-               dask: bool, dask_address: str | None):
+               dask: bool, dask_address: str | None, fetched: list[dict] | None = None):
     waves = list(programme.wave_ids)
     found = scan_inbox(ws, waves).found
     ingested = _ingest(ws, programme, list(dict.fromkeys(f.wave for f in found)))
     failed = [row for row in ingested if row["status"] == "failed"]
-    if failed and not WaveStore(ws.store).wave_ids():
-        raise ExportsFailed(_failure_message(failed) + "; nothing is stored yet, so nothing "
-                            "was analysed")
+    not_fetched = [row for row in fetched or [] if row["status"] == "failed"]
+    if (failed or not_fetched) and not WaveStore(ws.store).wave_ids():
+        raise ExportsFailed(_failure_message(failed, not_fetched) + "; nothing is stored yet, "
+                            "so nothing was analysed")
     wave = site_wave(ws, programme)
-    return _conclude(ws, programme, wave, ingested, pdf, reports, dask, dask_address)
+    return _conclude(ws, programme, wave, ingested, pdf, reports, dask, dask_address, fetched)
 
 
 def _conclude(ws: Workspace, programme: Programme, wave: str, ingested: list[dict],
-              pdf: bool | None, reports: bool, dask: bool, dask_address: str | None):
+              pdf: bool | None, reports: bool, dask: bool, dask_address: str | None,
+              fetched: list[dict] | None = None):
     """Analyse and report ``wave``; the run's result, or its Failed state when an export
-    could not be ingested."""
+    could not be ingested or a source could not be fetched."""
+    fetched = fetched or []
+    not_fetched = [row for row in fetched if row["status"] == "failed"]
+    if not_fetched and wave not in WaveStore(ws.store).wave_ids():
+        raise ExportsFailed(_failure_message([], not_fetched) + f"; wave {wave} has nothing "
+                            "stored, so nothing was analysed")
     result = _analyse_and_report(ws, programme, wave, ingested, pdf, reports, dask,
                                  dask_address)
+    result["fetched"] = fetched
     failed = [row for row in ingested if row["status"] == "failed"]
-    if failed:
-        message = _failure_message(failed)
+    if failed or not_fetched:
+        message = _failure_message(failed, not_fetched)
         return Failed(message=message, data=ExportsFailed(message, result))
     return result
 

@@ -23,6 +23,7 @@ from collab_stats.ingest.raw import RawExport
 from collab_stats.instrument import InstrumentFamily
 from collab_stats.programme import Programme
 
+from .fetch import read_origin
 from .retry import IO_RETRIES
 from .store import DUPLICATE_REASON, AddResult, WaveStore
 from .workspace import InboxFile, Workspace, find_inbox_files, move_processed
@@ -43,8 +44,11 @@ def read_file(path: Path, dictionary: Path | None = None) -> tuple[RawExport, st
 
 @task(name="convert-export")
 def convert(raw: RawExport, mapping_path: Path | None, family: InstrumentFamily,
-            programme: Programme, wave_id: str, secret: bytes) -> ConvertResult:
-    """Map, validate, quarantine and pseudonymise one export."""
+            programme: Programme, wave_id: str, secret: bytes,
+            collaboration: str | None = None) -> ConvertResult:
+    """Map, validate, quarantine and pseudonymise one export. ``collaboration``: the
+    collaboration of every row when the export is one collaboration's survey (a fetched
+    source's ``collaboration``), else None."""
     version = programme.wave(wave_id).instrument_version
     if mapping_path is not None:
         mapping = load_mapping(mapping_path, family=family)
@@ -58,26 +62,31 @@ def convert(raw: RawExport, mapping_path: Path | None, family: InstrumentFamily,
                               "`collab mapping propose` on it, check the mapping and put it "
                               "beside the export as <file>.mapping.yaml")
         mapping = proposal.mapping
-    return convert_export(raw, mapping, family, programme, wave_id=wave_id, secret=secret)
+    return convert_export(raw, mapping, family, programme, wave_id=wave_id, secret=secret,
+                          collaboration=collaboration)
 
 
 @task(name="store-export", **IO_RETRIES)
 def store_wave(store_root: Path, wave_id: str, raw: RawExport, sha: str, result: ConvertResult,
-               instrument_version: str) -> AddResult:
-    """Add the converted rows and the quarantine to the wave store (idempotent by SHA)."""
+               instrument_version: str, origin: dict | None = None) -> AddResult:
+    """Add the converted rows and the quarantine to the wave store (idempotent by SHA);
+    ``origin``: a fetched export's provenance, recorded in the store's manifest."""
     return WaveStore(store_root).add(
         wave_id, Path(raw.source).name, sha, result.data, result.quarantine, format=raw.format,
-        instrument_version=instrument_version, rows_read=result.report.rows_read)
+        instrument_version=instrument_version, rows_read=result.report.rows_read, origin=origin)
 
 
 def ingest_file(ws: Workspace, item: InboxFile, family: InstrumentFamily,
                 programme: Programme, secret: bytes) -> dict:
     """Ingest one inbox file and move it on; a failure is recorded, not raised."""
+    origin = read_origin(item.path) if item.origin is not None else None
     try:
         raw, sha = read_file(item.path, item.dictionary)
-        result = convert(raw, item.mapping, family, programme, item.wave, secret)
+        result = convert(raw, item.mapping, family, programme, item.wave, secret,
+                         _origin_collaboration(origin, programme))
         added = store_wave(ws.store, item.wave, raw, sha, result,
-                           programme.wave(item.wave).instrument_version)
+                           programme.wave(item.wave).instrument_version,
+                           _store_origin(origin))
     except CollabStatsError as exc:
         move_processed(ws, item, failed=str(exc))
         return {"file": item.path.name, "wave": item.wave, "format": "", "status": "failed",
@@ -85,6 +94,26 @@ def ingest_file(ws: Workspace, item: InboxFile, family: InstrumentFamily,
                 "error": str(exc)}
     move_processed(ws, item)
     return ingest_summary(item.path.name, item.wave, raw.format, result.report, added)
+
+
+def _origin_collaboration(origin: dict | None, programme: Programme) -> str | None:
+    """The collaboration a fetched source belongs to (from its provenance), if any."""
+    collaboration = (origin or {}).get("collaboration")
+    if collaboration is None:
+        return None
+    if collaboration not in programme.collaboration_ids:
+        raise CollabStatsError(f"the export was fetched for collaboration {collaboration!r}, "
+                               "which the programme no longer has")
+    return collaboration
+
+
+def _store_origin(origin: dict | None) -> dict | None:
+    """What the store's manifest records of a fetched export's provenance."""
+    if origin is None:
+        return None
+    keep = ("source", "type", "description", "collaboration", "fetched_at", "identifiers",
+            "responses")
+    return {k: origin.get(k) for k in keep}
 
 
 def ingest_summary(file: str, wave: str, format: str, report: ConvertReport,

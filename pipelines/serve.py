@@ -4,8 +4,10 @@ workspace's three deployments served from this process.
 ``serve_workspace`` starts ``prefect server start`` (its database in the workspace's
 ``.prefect/``; or uses a server already answering at the port), registers
 
-* ``run-wave/wave-run``: the wave run, quarterly by default (cron, Europe/London); scheduled
-  runs leave ``wave`` empty, meaning the latest wave whose window has closed;
+* ``run-wave/wave-run``: the wave run, quarterly by default (cron, Europe/London), and once
+  at 06:00 the day after each wave that fetches from a survey platform closes
+  (:func:`close_schedules`); scheduled runs leave ``wave`` empty, meaning: fetch the waves
+  due, then analyse the latest wave whose window has closed;
 * ``watch-inbox/inbox-watcher``: the inbox watcher, every 5 minutes by default;
 * ``rebuild-reports/rebuild-reports``: the report rebuild, on demand,
 
@@ -37,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +51,7 @@ from .workspace import Workspace, same_workspace
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
-__all__ = ["DEFAULT_WAVE_CRON", "deployment_specs", "mark_interrupted_runs", "serve_workspace"]
+__all__ = ["DEFAULT_WAVE_CRON", "close_schedules", "deployment_specs", "mark_interrupted_runs", "serve_workspace"]
 
 DEFAULT_WAVE_CRON = "0 6 1 1,4,7,10 *"
 """06:00 on the first day of January, April, July and October."""
@@ -73,6 +75,9 @@ def deployment_specs(workspace: str | Path, wave_cron: str | None = DEFAULT_WAVE
 
     ws = Workspace.at(workspace).check()
     wave_schedules, inbox_schedules = _schedules(wave_cron, inbox_interval, timezone)
+    if wave_cron is not None:
+        programme, _ = ws.load()
+        wave_schedules += close_schedules(programme, timezone)
     parameters = {"workspace": str(ws.root)}
     common = {"parameters": parameters, "entrypoint_type": EntrypointType.MODULE_PATH,
               "tags": ["collab-stats", ws.root.name]}
@@ -88,6 +93,23 @@ def deployment_specs(workspace: str | Path, wave_cron: str | None = DEFAULT_WAVE
             name="rebuild-reports", schedules=[], **common,
             description="Render the report site again from the workspace's tables."),
     ]
+
+
+def close_schedules(programme, timezone: str = DEFAULT_TIMEZONE,
+                    today: date | None = None) -> list:
+    """One run of the wave run at 06:00 on the day after each wave that fetches from a survey
+    platform closes (waves closing today or later), so the scheduled run fetches its
+    responses as soon as its window has closed (:func:`pipelines.fetch_flow.waves_due`)."""
+    from prefect.schedules import RRule
+
+    today = date.today() if today is None else today
+    schedules = []
+    for wave in programme.waves:
+        if wave.fetched_sources and wave.closes >= today:
+            start = wave.closes + timedelta(days=1)
+            schedules.append(RRule(f"DTSTART:{start:%Y%m%d}T060000\nRRULE:FREQ=DAILY;COUNT=1",
+                                   timezone=timezone, slug=f"close-{wave.id}"[:64]))
+    return schedules
 
 
 def _schedules(wave_cron: str | None, inbox_interval: int | None,

@@ -273,6 +273,7 @@ class WaveStore:
         format: str,
         instrument_version: str,
         rows_read: int,
+        origin: dict[str, Any] | None = None,
     ) -> AddResult:
         """Store the rows read from one export file of a wave.
 
@@ -312,6 +313,11 @@ class WaveStore:
             Instrument version the wave used.
         rows_read : int
             Response rows read from the file.
+        origin : dict, optional
+            Where a fetched export came from (:mod:`pipelines.fetch`: the source, the time
+            of the fetch, the API's own identifiers of the export); recorded in the
+            manifest's entry as ``origin`` (JSON; never a credential). None for an export
+            dropped in the inbox.
 
         Returns
         -------
@@ -360,6 +366,8 @@ class WaveStore:
             "rows_quarantined": _n_quarantined(quarantine),
             "table_rows": _table_rows(data),
         }
+        if origin is not None:
+            entry["origin"] = json.loads(json.dumps(origin, default=str))
         entry["partition"], entry["free_text"], entry["quarantine"] = self._rel_paths(
             wave_id, sha256)
         provenance = {
@@ -725,11 +733,14 @@ class WaveStore:
         return _concat(frames)
 
     def sources(self) -> pd.DataFrame:
-        """The manifest as a table: one row per stored source, ordered by wave and name."""
+        """The manifest as a table: one row per stored source, ordered by wave and name;
+        ``origin`` is a fetched export's provenance (a dict, see :meth:`add`), None for an
+        export dropped in the inbox."""
         with _flock(self.root / ".lock", fcntl.LOCK_SH):
             manifest = self._read_manifest()
-        frame = pd.DataFrame([{k: s[k] for k in _SOURCE_FIELDS} for s in manifest["sources"]],
-                             columns=list(_SOURCE_FIELDS))
+        columns = [*_SOURCE_FIELDS, "origin"]
+        frame = pd.DataFrame([{**{k: s[k] for k in _SOURCE_FIELDS}, "origin": s.get("origin")}
+                              for s in manifest["sources"]], columns=columns)
         frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True)
         for column in ("rows_read", "rows_accepted", "rows_quarantined"):
             frame[column] = frame[column].astype("int64")
@@ -748,7 +759,8 @@ class WaveStore:
         """What reports show about ingestion, with no personal data: ``sources`` (one row per
         stored export: name, format, SHA-256, rows read/accepted/quarantined) and
         ``quarantine`` (rows quarantined counted by wave, source and primary reason)."""
-        sources = self.sources().drop(columns=["partition", "free_text", "quarantine"])
+        sources = self.sources().drop(columns=["partition", "free_text", "quarantine",
+                                               "origin"])
         rows = self.quarantine()
         if "primary" in rows.columns:
             rows = rows[rows["primary"].fillna(True).astype(bool)]

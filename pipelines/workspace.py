@@ -61,14 +61,15 @@ from collab_stats.programme import Programme
 __all__ = ["same_workspace", "INBOX_SETTLE_SECONDS", "LOCK_TIMEOUT_SECONDS", "InboxFile", "InboxScan",
            "WaitingFile", "Workspace", "WorkspaceBusy", "describe_holder", "dictionary_beside",
            "find_inbox_files", "inbox_settle_seconds", "init_workspace", "lock_timeout_seconds",
-           "mapping_beside", "move_processed", "read_site", "read_stages", "record_site",
+           "mapping_beside", "move_processed", "origin_beside", "read_site", "read_stages", "record_site",
            "record_stage", "scan_inbox"]
 
 EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sav", ".zsav"}
 #: Not exports, never picked up: hidden files (also rsync's ``.name.XXXXXX`` while it copies
 #: and LibreOffice's ``.~lock.*#``), Excel's owner files (``~$*``), mappings, error notes,
-#: REDCap dictionaries.
-_IGNORED = re.compile(r"(^\.|^~\$|\.mapping\.ya?ml$|\.error\.txt$|dictionary)", re.I)
+#: a fetched export's provenance (``<file>.source.json``), REDCap dictionaries.
+_IGNORED = re.compile(r"(^\.|^~\$|\.mapping\.ya?ml$|\.error\.txt$|\.source\.json$|dictionary)",
+                      re.I)
 #: Names that tools give a file while they write it (browsers, WinSCP, copy scripts): the
 #: file waits in the inbox for its final name.
 _BEING_WRITTEN = re.compile(r"\.(part|partial|filepart|crdownload|download|tmp|temp)$", re.I)
@@ -442,6 +443,9 @@ class InboxFile:
     wave: str
     mapping: Path | None
     dictionary: Path | None
+    #: A fetched export's provenance beside it (``<file>.source.json``), None if dropped
+    #: by hand (see :mod:`pipelines.fetch`).
+    origin: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -538,8 +542,10 @@ def scan_inbox(ws: Workspace, waves: list[str], *, settle_seconds: float | None 
                 continue
             item = InboxFile(path, wave, mapping_beside(path),
                              dictionary_beside(path, wave,
-                                               wave_named_only=path.parent == ws.inbox))
-            companions = [p for p in (item.mapping, item.dictionary) if p is not None]
+                                               wave_named_only=path.parent == ws.inbox),
+                             origin_beside(path))
+            companions = [p for p in (item.mapping, item.dictionary, item.origin)
+                          if p is not None]
             left = max((settles_in(p) for p in companions), default=0.0)
             if left > 0:
                 waiting.append(WaitingFile(path, "its mapping or dictionary beside it changed "
@@ -565,13 +571,21 @@ def mapping_beside(path: Path) -> Path | None:
 
 def dictionary_beside(path: Path, wave: str, *, wave_named_only: bool = False) -> Path | None:
     """A REDCap data dictionary beside the export ``path``: a ``.csv`` file whose name contains
-    "dictionary", one whose name starts with ``wave`` first (only those with
+    "dictionary"; the export's own first (``<export name without .csv>.dictionary.csv``, as
+    a fetch writes it), then one whose name starts with ``wave`` (only those with
     ``wave_named_only``, for a folder holding several waves' files); None if there is none."""
-    found = sorted((not p.name.startswith(wave), p.name) for p in path.parent.glob("*")
+    found = sorted((not p.name.startswith(f"{path.stem}.dictionary"),
+                    not p.name.startswith(wave), p.name) for p in path.parent.glob("*")
                    if p.is_file() and "dictionary" in p.name.lower()
                    and p.suffix.lower() == ".csv"
                    and (p.name.startswith(wave) or not wave_named_only))
-    return path.parent / found[0][1] if found else None
+    return path.parent / found[0][2] if found else None
+
+
+def origin_beside(path: Path) -> Path | None:
+    """The provenance of a fetched export (``<file>.source.json`` beside it), or None."""
+    candidate = path.with_name(path.name + ".source.json")
+    return candidate if candidate.is_file() else None
 
 
 def _wave_of(rel: Path, waves: list[str]) -> str | None:
@@ -587,15 +601,17 @@ def move_processed(ws: Workspace, item: InboxFile, *, failed: str | None = None)
     """Move an ingested export to ``processed/<wave>/``, or to ``failed/<wave>/`` with
     ``<file>.error.txt`` holding ``failed``. Returns the new path.
 
-    Its mapping (``<file>.mapping.yaml``, the export's own) moves with it and the REDCap
+    Its mapping (``<file>.mapping.yaml``, the export's own) and a fetched export's provenance
+    (``<file>.source.json``) move with it and the REDCap
     dictionary (which the wave's other exports may share) is copied, so that the export can be
     ingested again from there with them (:func:`mapping_beside`, :func:`dictionary_beside`)."""
     folder = ws.inbox / ("failed" if failed is not None else "processed") / item.wave
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / item.path.name
     os.replace(item.path, target)
-    if item.mapping is not None and item.mapping.exists():
-        os.replace(item.mapping, folder / item.mapping.name)
+    for companion in (item.mapping, item.origin):
+        if companion is not None and companion.exists():
+            os.replace(companion, folder / companion.name)
     if item.dictionary is not None and item.dictionary.exists():
         shutil.copy2(item.dictionary, folder / item.dictionary.name)
     if failed is not None:

@@ -476,7 +476,7 @@ def test_sources_and_status_describe_the_store(tmp_path, waves):
     add(store, w1, part_of(d1, ids[len(ids) // 2:]), name="b.csv")  # a second file
     add(store, w2, d2)
     sources = store.sources()
-    assert list(sources.columns) == list(store_module._SOURCE_FIELDS)
+    assert list(sources.columns) == [*store_module._SOURCE_FIELDS, "origin"]
     assert sources[["wave_id", "source_name"]].values.tolist() == [
         [w1, "a.csv"], [w1, "b.csv"], [w2, "export.csv"]]
     assert str(sources["ingested_at"].dtype).startswith("datetime64") and (
