@@ -20,7 +20,8 @@ from pipelines.environment import DEFAULTS
 from pipelines.store import WaveStore
 from pipelines.workspace import Workspace, init_workspace
 
-COMMANDS = ["demo", "init", "run", "report", "serve", "status", "ingest", "mapping propose",
+COMMANDS = ["demo", "init", "run", "fetch", "report", "serve", "status", "ingest",
+            "mapping propose",
             "instrument check", "programme check"]
 
 

@@ -280,3 +280,18 @@ def test_the_scheduled_run_fetches_each_closed_wave_until_a_fetch_after_its_clos
     stages.write_text(json.dumps(record))
     assert waves_due(ws, programme, today=dt.date.today()) == [wave]
     assert TOKEN not in every_text_under(ws.root)
+
+
+def test_serve_schedules_a_run_the_morning_after_each_fetched_wave_closes(tmp_path):
+    from pipelines.serve import close_schedules
+
+    ws, programme, wave = fetch_workspace(tmp_path / "ws", [QUALTRICS])
+    closes = programme.wave(wave).closes
+    (schedule,) = close_schedules(programme, "Europe/London", today=closes)
+    day = closes + dt.timedelta(days=1)
+    assert schedule.rrule == f"DTSTART:{day:%Y%m%d}T060000\nRRULE:FREQ=DAILY;COUNT=1"
+    assert schedule.timezone == "Europe/London" and schedule.slug == f"close-{wave}"
+    assert close_schedules(programme, today=day) == []            # closed already: none
+    inbox_only = programme.waves[0].id                            # no API source: none
+    assert all(s.slug != f"close-{inbox_only}" for s in close_schedules(
+        programme, today=programme.waves[0].opens))
