@@ -40,8 +40,10 @@ $(STAMP): pyproject.toml requirements.lock
 demo: setup
 	$(BIN)/collab demo
 
+# The suite runs on 2 worker processes (pytest-xdist): much of its time is spent waiting for
+# Prefect servers, browsers and subprocesses, so two workers fit a 2-core machine.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
