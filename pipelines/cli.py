@@ -241,12 +241,17 @@ def run_demo(args: argparse.Namespace) -> int:
 
     start_embedded_server(say=_say)
     pdf = resolve_pdf(None)
+    from .flows import reset_stage_times, stage_times
+
+    reset_stage_times()
     with quiet_run_errors(), progress.terminal_progress(
             "simulating the programme",
             expected={"reports": report_steps(args.collaborations, pdf)}):
+        simulating = time.perf_counter()
         result = simulate_programme_flow(output_dir=output, seed=args.seed,
                                          n_collaborations=args.collaborations,
                                          n_waves=args.waves)
+        simulated = time.perf_counter() - simulating
         _say("Simulated; the exports wait in the inbox. Running the programme: ingest each "
              "wave, check the instrument, benchmark, build the reports...")
         progress.stage("ingest, reliability, benchmark, reports")
@@ -295,6 +300,9 @@ def run_demo(args: argparse.Namespace) -> int:
           f"exports, one platform per wave), store/ (the wave store), tables/ ({n_files} files), reports/ "
           f"({len(site.html)} HTML reports, {len(site.pdf)} PDF, {len(site.downloads)} "
           f"downloads) in {time.perf_counter() - started:.1f} s.")
+    from .cli_workspace import format_stage_times
+
+    print(format_stage_times({"simulate": simulated, **stage_times()}))
     print()
     print(f"Open the reports: {site.index.resolve().as_uri()}")
     failed = any(row["status"] == "failed" for row in ingested)

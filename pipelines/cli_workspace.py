@@ -37,7 +37,7 @@ from .workspace import (
 )
 
 __all__ = ["ExamplesFormatter", "RecentRuns", "WorkspaceStatus", "add_parsers",
-           "format_fetch_summary", "format_run_summary", "format_status", "hide_idle_watcher_runs",
+           "format_fetch_summary", "format_run_summary", "format_stage_times", "format_status", "hide_idle_watcher_runs",
            "idle_watcher_run", "quiet_run_errors", "recent_runs", "workspace_status"]
 
 
@@ -327,6 +327,9 @@ def run_run(args: argparse.Namespace) -> int:
 
     start_embedded_server(say=_say)
     started = time.time()
+    from .flows import reset_stage_times, stage_times
+
+    reset_stage_times()
     try:
         with quiet_run_errors(), terminal_progress(
                 f"{target}: ingest, reliability, benchmark, reports", expected=expected):
@@ -348,8 +351,32 @@ def run_run(args: argparse.Namespace) -> int:
                                f"{', '.join(failed)}; the reason is beside each, "
                                "<file>.error.txt)") from None
     print(format_run_summary(result, ws, threshold=programme.disclosure_threshold))
+    print(format_stage_times(stage_times()))
     failed = [row for row in result["ingested"] if row["status"] == "failed"]
     return ExitCode.EXPORTS_FAILED if failed else ExitCode.OK
+
+
+#: The stages of a run, in the order they are printed.
+STAGE_ORDER = ("simulate", "fetch", "ingest", "psychometrics", "benchmark", "reports")
+
+
+def format_stage_times(times: dict[str, float]) -> str:
+    """One line: the seconds each stage of the run took, in stage order, and the total
+    (``"Time by stage: ingest 1.2 s, psychometrics 8.0 s, ... (total 20.1 s)"``)."""
+    shown = [(k, times[k]) for k in STAGE_ORDER if k in times]
+    shown += [(k, v) for k, v in times.items() if k not in STAGE_ORDER]
+    if not shown:
+        return "Time by stage: nothing was run"
+    total = sum(v for _, v in shown)
+    return ("Time by stage: " + ", ".join(f"{k} {_seconds_text(v)}" for k, v in shown)
+            + f" (total {_seconds_text(total)})")
+
+
+def _seconds_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)} min {rest:02.0f} s"
 
 
 def run_fetch(args: argparse.Namespace) -> int:

@@ -76,8 +76,8 @@ from .workspace import (
     scan_inbox,
 )
 
-__all__ = ["ExportsFailed", "rebuild_reports", "run_programme", "run_wave", "site_wave",
-           "unfinished_work", "watch_inbox"]
+__all__ = ["ExportsFailed", "rebuild_reports", "reset_stage_times", "run_programme", "run_wave",
+           "site_wave", "stage_times", "unfinished_work", "watch_inbox"]
 
 #: A manual run waits up to this many settle times for exports still being copied in.
 COPY_WAIT_SETTLES = 3
@@ -185,7 +185,8 @@ def _ingest(ws: Workspace, programme: Programme, waves: list[str]) -> list[dict]
     exports waiting."""
     ingested = []
     for wave in waves:
-        rows = ingest_wave(ws.root, wave)
+        with _timed("ingest"):
+            rows = ingest_wave(ws.root, wave)
         if rows:
             record_stage(ws, wave, "ingest",
                          fingerprint=wave_fingerprint(ws, wave, list(programme.wave_ids)),
@@ -265,7 +266,38 @@ def run_programme(workspace: Path, pdf: bool | None = None, reports: bool = True
 
 def _fetch(ws: Workspace, waves: list[str]) -> list[dict]:
     """Fetch the API sources of ``waves`` into the inbox (:func:`fetch_wave`); the rows."""
-    return [row for wave in waves for row in fetch_wave(ws.root, wave)]
+    programme, _ = ws.load()
+    waves = [w for w in waves if w in programme.wave_ids and programme.wave(w).fetched_sources]
+    if not waves:
+        return []
+    with _timed("fetch"):
+        return [row for wave in waves for row in fetch_wave(ws.root, wave)]
+
+
+#: Seconds spent in each stage of the current run (see :func:`_timed`), in stage order.
+_TIMINGS: dict[str, float] = {}
+
+
+@contextmanager
+def _timed(stage: str) -> Iterator[None]:
+    """Add the time the block takes to the current run's ``stage`` (what ``collab run`` and
+    the demo print at the end: :func:`stage_times`)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        _TIMINGS[stage] = _TIMINGS.get(stage, 0.0) + time.perf_counter() - started
+
+
+def stage_times() -> dict[str, float]:
+    """Seconds per stage (fetch, ingest, psychometrics, benchmark, reports) of the runs in
+    this process since the last :func:`reset_stage_times`."""
+    return dict(_TIMINGS)
+
+
+def reset_stage_times() -> None:
+    """Start counting stage times afresh (``collab run`` and the demo do, before a run)."""
+    _TIMINGS.clear()
 
 
 def _programme(ws: Workspace, programme: Programme, pdf: bool | None, reports: bool,
@@ -307,13 +339,17 @@ def _analyse_and_report(ws: Workspace, programme: Programme, wave: str, ingested
                         dask_address: str | None) -> dict:
     key = wave_fingerprint(ws, wave, list(programme.wave_ids))
     record_site(ws, wave=wave, fingerprint=key, started=True, finished=None)
-    psychometrics = check_reliability(ws.root, wave)
+    with _timed("psychometrics"):
+        psychometrics = check_reliability(ws.root, wave)
     record_stage(ws, wave, "reliability", fingerprint=key)
-    benchmark = benchmark_wave(ws.root, wave, scalar_invariance(psychometrics))
+    with _timed("benchmark"):
+        benchmark = benchmark_wave(ws.root, wave, scalar_invariance(psychometrics))
     record_stage(ws, wave, "benchmark", fingerprint=key)
     index = None
     if reports:
-        index = render_reports(ws.root, wave, pdf=pdf, dask=dask, dask_address=dask_address)
+        with _timed("reports"):
+            index = render_reports(ws.root, wave, pdf=pdf, dask=dask,
+                                   dask_address=dask_address)
         record_stage(ws, wave, "reports", fingerprint=key, index=index)
         record_site(ws, finished=True)
     publish(wave, wave_summary_markdown(wave, ingested, psychometrics, benchmark,

@@ -260,6 +260,10 @@ def test_run_and_status_on_a_simulated_workspace(simulated, prefect_harness, cap
     out = captured.out
     assert "Traceback" not in captured.err and "ERROR" not in captured.err
     assert "junk.csv" in out and "failed: " in out and "collab mapping propose" in out
+    times = next(line for line in out.splitlines() if line.startswith("Time by stage: "))
+    stages = [part.split()[0] for part in times.removeprefix("Time by stage: ")
+              .split(" (total")[0].split(", ")]
+    assert stages == ["ingest", "psychometrics", "benchmark", "reports"], times
     assert (simulated.inbox / "failed" / "2025-03" / "junk.csv.error.txt").is_file()
     index = simulated.reports / "index.html"
     assert f"Reports: {index}" in out and index.is_file()
@@ -308,3 +312,12 @@ def test_recent_runs_keeps_this_workspaces_runs(tmp_path):
     assert _same_workspace(tmp_path / "ws" / "sub" / "..", root)
     assert not _same_workspace(str(tmp_path / "other"), root)
     assert not _same_workspace(None, root) and not _same_workspace(3, root)
+
+
+def test_stage_times_are_printed_in_stage_order_with_the_total():
+    from pipelines.cli_workspace import format_stage_times
+
+    assert format_stage_times({"reports": 95.0, "ingest": 1.25, "psychometrics": 8.0}) == (
+        "Time by stage: ingest 1.2 s, psychometrics 8.0 s, reports 1 min 35 s "
+        "(total 1 min 44 s)")
+    assert format_stage_times({}) == "Time by stage: nothing was run"

@@ -94,5 +94,8 @@ def test_demo_runs_end_to_end_on_the_embedded_prefect_server(tmp_path):
     assert (out / ".prefect").is_dir()  # Prefect's home stays inside the workspace
     index = out / "reports" / "index.html"
     assert index.is_file() and f"Open the reports: {index.resolve().as_uri()}" in result.stdout
+    assert "Time by stage: simulate " in result.stdout
+    assert all(f", {stage} " in result.stdout
+               for stage in ("ingest", "psychometrics", "benchmark", "reports"))
     assert "\x1b[" not in result.stderr  # no progress bar drawn when stderr is not a terminal
     assert "Traceback" not in result.stderr
