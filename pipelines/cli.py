@@ -240,7 +240,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from .simulate_flow import simulate_programme_flow
 
     start_embedded_server(say=_say)
-    pdf = resolve_pdf(None)
+    pdf = resolve_pdf(None, args.collaborations)
     from .flows import reset_stage_times, stage_times
 
     reset_stage_times()

@@ -292,12 +292,19 @@ def _check_runnable(ws: Workspace, waves: list[str], wave: str | None) -> None:
                                f"{ws.inbox}/<wave>/ and none stored")
 
 
-def resolve_pdf(pdf: bool | None) -> bool:
+def resolve_pdf(pdf: bool | None, n_collaborations: int = 0) -> bool:
+    """``--pdf`` / ``--no-pdf`` as given; when neither, PDFs when Chromium is installed and
+    the programme is not national-sized (:func:`reports.pdf.pdfs_by_default`; a note says
+    how to ask for them)."""
     if pdf is not None:
         return pdf
-    from reports.pdf import find_chromium
+    from reports.pdf import PDF_AUTO_LIMIT, find_chromium, pdfs_by_default
 
-    return find_chromium() is not None
+    chosen = pdfs_by_default(n_collaborations)
+    if not chosen and find_chromium() is not None and n_collaborations > PDF_AUTO_LIMIT:
+        _say(f"PDFs are not made by default for more than {PDF_AUTO_LIMIT} collaborations "
+             f"({n_collaborations:,} here: about 1 s each on 2 cores); add --pdf for them")
+    return chosen
 
 
 def report_steps(n_collaborations: int, pdf: bool) -> int:
@@ -313,7 +320,7 @@ def run_run(args: argparse.Namespace) -> int:
     engine = _configure_prefect(ws)
     from .progress import terminal_progress
 
-    pdf = resolve_pdf(args.pdf) if args.reports else False
+    pdf = resolve_pdf(args.pdf, len(programme.collaborations)) if args.reports else False
     dask = bool(args.dask or args.dask_address)
     target = f"wave {args.wave}" if args.wave else "the programme"
     _say(f"Running {target} on {engine}...")
@@ -552,7 +559,7 @@ def run_report(args: argparse.Namespace) -> int:
     engine = _configure_prefect(ws)
     from .progress import terminal_progress
 
-    pdf = resolve_pdf(args.pdf)
+    pdf = resolve_pdf(args.pdf, len(programme.collaborations))
     dask = bool(args.dask or args.dask_address)
     comparator = {None: None, "programme": "all", "peer-group": "peer_group"}[args.comparator]
     _say(f"Building the reports on {engine}...")

@@ -18,7 +18,7 @@ from prefect import flow, task
 from prefect.artifacts import create_link_artifact
 
 from reports.data import ReportData, load_report_data
-from reports.pdf import find_chromium
+from reports.pdf import pdfs_by_default
 from reports.site import (
     SiteResult,
     build_site,
@@ -138,12 +138,14 @@ def render_reports(workspace: Path, wave: str | None = None, pdf: bool | None = 
                    dask_address: str | None = None, comparator: str | None = None) -> str:
     """Build the report site of the workspace into ``reports/`` and return its index.
 
-    ``pdf``: None makes PDFs when Chromium is installed. ``dask`` / ``dask_address``: render
+    ``pdf``: None makes PDFs when Chromium is installed and the programme has at most
+    :data:`reports.pdf.PDF_AUTO_LIMIT` collaborations (a national one's only when asked). ``dask`` / ``dask_address``: render
     the collaboration reports as Dask tasks (see the module documentation). ``comparator``:
     ``"all"`` or ``"peer_group"`` (default: the programme file's)."""
     ws = Workspace.at(workspace).check()
     if pdf is None:
-        pdf = find_chromium() is not None
+        programme, _ = ws.load()
+        pdf = pdfs_by_default(len(programme.collaborations))
     address = dask_address or os.environ.get(DASK_ADDRESS_SETTING) or None
     if dask or address:
         links = plan_links(report_data(ws.root))

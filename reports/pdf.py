@@ -2,7 +2,9 @@
 
 Playwright's Python API drives the Chromium that the setup step installs (``/usr/bin/chromium``):
 nothing is downloaded at run time (``playwright install`` is never called). One browser serves
-every file. The print style sheet of the page template sets the A4 layout (figures and tables
+every file, printing several pages side by side (:func:`default_concurrency`). Runs make PDFs
+by default only for programmes of at most :data:`PDF_AUTO_LIMIT` collaborations
+(:func:`pdfs_by_default`); a national programme's are made when asked for. The print style sheet of the page template sets the A4 layout (figures and tables
 kept whole, links written out); the figures' data tables, folded away on screen, are opened
 before printing so that the PDF holds every number.
 
@@ -11,9 +13,11 @@ Set ``COLLAB_CHROMIUM`` to use another Chromium or Chrome binary.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,11 @@ from typing import Any
 from collab_stats.atomic import write_bytes_atomic
 from collab_stats.errors import CollabStatsError
 
-__all__ = ["CHROMIUM_ARGS", "chromium_browser", "find_chromium", "html_to_pdf"]
+__all__ = ["CHROMIUM_ARGS", "PDF_AUTO_LIMIT", "chromium_browser", "default_concurrency",
+           "find_chromium", "html_to_pdf", "pdfs_by_default"]
+
+#: Above this many collaborations, PDFs are made only when asked for (``--pdf``).
+PDF_AUTO_LIMIT = 200
 
 #: Flags for a quiet, offline headless Chromium in a container.
 CHROMIUM_ARGS = (
@@ -55,6 +63,16 @@ def find_chromium() -> str | None:
     return None
 
 
+def _require_chromium() -> str:
+    executable = find_chromium()
+    if executable is None:
+        raise CollabStatsError(
+            "Chromium was not found: PDF output and the browser checks need it. Install the "
+            "Debian package (apt-get install chromium) or set COLLAB_CHROMIUM to the path of a "
+            "Chromium or Chrome executable")
+    return executable
+
+
 @contextmanager
 def chromium_browser() -> Iterator[Any]:
     """A headless Chromium (Playwright ``Browser``), closed when the block ends.
@@ -64,12 +82,7 @@ def chromium_browser() -> Iterator[Any]:
     CollabStatsError
         If no Chromium is installed or it cannot be started.
     """
-    executable = find_chromium()
-    if executable is None:
-        raise CollabStatsError(
-            "Chromium was not found: PDF output and the browser checks need it. Install the "
-            "Debian package (apt-get install chromium) or set COLLAB_CHROMIUM to the path of a "
-            "Chromium or Chrome executable")
+    executable = _require_chromium()
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -96,8 +109,10 @@ def _offline(route: Any) -> None:
 
 def html_to_pdf(html_paths: Sequence[Path | str],
                 out_paths: Sequence[Path | str] | None = None, *,
-                out_dir: Path | str | None = None, timeout_ms: float = 60_000) -> list[Path]:
-    """Print HTML pages to A4 PDFs with one headless Chromium.
+                out_dir: Path | str | None = None, timeout_ms: float = 60_000,
+                concurrency: int | None = None,
+                progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Print HTML pages to A4 PDFs with one headless Chromium, several pages at a time.
 
     Parameters
     ----------
@@ -110,6 +125,11 @@ def html_to_pdf(html_paths: Sequence[Path | str],
         (``x.html`` -> ``out_dir/x.pdf``).
     timeout_ms : float
         How long one page may take to load.
+    concurrency : int, optional
+        Pages printed side by side in the one browser (default
+        :func:`default_concurrency`: two per core, at most 6).
+    progress : callable, optional
+        Called with each PDF's name once it is written.
 
     Returns
     -------
@@ -138,19 +158,88 @@ def html_to_pdf(html_paths: Sequence[Path | str],
         raise CollabStatsError(f"html_to_pdf: no such page: {', '.join(missing)}")
     if not pages:
         return []
-    with chromium_browser() as browser:
-        context = browser.new_context(java_script_enabled=True, offline=True)
-        context.route("**/*", _offline)
-        page = context.new_page()
-        page.set_default_timeout(timeout_ms)
-        for source, target in zip(pages, targets, strict=True):
-            page.goto(source.as_uri(), wait_until="load")
-            page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
-            pdf = page.pdf(format="A4", print_background=True, prefer_css_page_size=False,
-                           display_header_footer=True, header_template="<span></span>",
-                           footer_template=_FOOTER,
-                           margin={"top": "15mm", "bottom": "18mm", "left": "15mm",
-                                   "right": "15mm"}, outline=True, tagged=True)
-            write_bytes_atomic(target, pdf)
-        context.close()
+    jobs = list(zip(pages, targets, strict=True))
+    if concurrency is None:
+        concurrency = default_concurrency()
+    concurrency = max(1, min(int(concurrency), len(jobs)))
+    errors: list[BaseException] = []
+    # Playwright's async API runs the pages side by side in one browser; asyncio.run gets a
+    # thread of its own, so this works from code that already runs an event loop.
+    worker = threading.Thread(target=lambda: _run_async(jobs, concurrency, timeout_ms, errors,
+                                                        progress))
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
     return targets
+
+
+def default_concurrency() -> int:
+    """Pages printed side by side: two per core, at most 6 (Chromium lays out and prints in
+    its own processes, so a page waiting on one keeps the others busy)."""
+    return max(1, min(6, 2 * (os.cpu_count() or 1)))
+
+
+def pdfs_by_default(n_collaborations: int) -> bool:
+    """Whether a run makes PDFs when not told: Chromium is installed and the programme has
+    at most :data:`PDF_AUTO_LIMIT` collaborations (a national programme's PDFs take about
+    2 s of a core each: asked for with ``--pdf``, never by default)."""
+    return find_chromium() is not None and n_collaborations <= PDF_AUTO_LIMIT
+
+
+def _run_async(jobs, concurrency, timeout_ms, errors, progress) -> None:
+    try:
+        asyncio.run(_print_all(jobs, concurrency, timeout_ms, progress))
+    except BaseException as error:  # handed to the calling thread
+        errors.append(error)
+
+
+async def _print_all(jobs, concurrency: int, timeout_ms: float, progress) -> None:
+    executable = _require_chromium()
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        try:
+            browser = await playwright.chromium.launch(executable_path=executable,
+                                                       args=list(CHROMIUM_ARGS), headless=True)
+        except PlaywrightError as error:
+            raise CollabStatsError(f"Chromium at {executable} could not be started: "
+                                   f"{str(error).splitlines()[0]}") from error
+        try:
+            context = await browser.new_context(java_script_enabled=True, offline=True)
+            await context.route("**/*", _offline_async)
+            queue: asyncio.Queue = asyncio.Queue()
+            for job in jobs:
+                queue.put_nowait(job)
+
+            async def printer() -> None:
+                page = await context.new_page()
+                page.set_default_timeout(timeout_ms)
+                while not queue.empty():
+                    source, target = queue.get_nowait()
+                    await page.goto(source.as_uri(), wait_until="load")
+                    await page.evaluate(
+                        "document.querySelectorAll('details').forEach(d => { d.open = true; })")
+                    pdf = await page.pdf(
+                        format="A4", print_background=True, prefer_css_page_size=False,
+                        display_header_footer=True, header_template="<span></span>",
+                        footer_template=_FOOTER,
+                        margin={"top": "15mm", "bottom": "18mm", "left": "15mm",
+                                "right": "15mm"}, outline=True, tagged=True)
+                    write_bytes_atomic(target, pdf)
+                    if progress is not None:
+                        progress(target.stem)
+                await page.close()
+
+            await asyncio.gather(*(printer() for _ in range(concurrency)))
+            await context.close()
+        finally:
+            await browser.close()
+
+
+async def _offline_async(route: Any) -> None:
+    if route.request.url.startswith(("file:", "data:")):
+        await route.continue_()
+    else:
+        await route.abort()
