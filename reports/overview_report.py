@@ -5,6 +5,11 @@ collaborations x characteristics, collaborations compared with confidence interv
 bare ranks), each collaboration against the programme's median per characteristic, change since the last wave, and tests of whether
 collaborations differ more than chance would explain. Figures and tables come from
 :mod:`reports.outputs.programme`; this module writes the words around them.
+
+At national size (more than :data:`reports.outputs.national.NATIONAL_SIZE` collaborations)
+the figures show distributions and groups instead of a row per collaboration, the
+collaborations that differ from the median are listed, and the tables with a row per
+collaboration are searchable on the page, left out of print and in the downloads.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from collab_stats.change import INVARIANCE_CAVEAT
 from collab_stats.errors import ParameterError
 from reports.data import ReportData
 from reports.notebook import ReportNotebook
+from reports.outputs import national, trends
 from reports.outputs import programme as out
-from reports.outputs import trends
 from reports.provenance import add_provenance, front_matter_provenance
 from reports.text import fmt_number, fmt_percent, md_escape, plural, suppressed_text
 
@@ -34,6 +39,9 @@ SECTIONS = (
     "Change since the last wave",
     "Differences between collaborations",
 )
+#: The section titles that differ at national size (``reports.outputs.national``).
+NATIONAL_SECTIONS = (*SECTIONS[:2], "Scores by region, peer group and type",
+                     "How collaborations' averages are spread", *SECTIONS[4:])
 #: Significance level behind the plain labels ("improved", "differ more than chance").
 ALPHA = 0.05
 
@@ -204,18 +212,42 @@ def _response_section(nb: ReportNotebook, data: ReportData, wave: str, facts: di
     hidden = suppressed_text(data.threshold)
     rates = facts["rates"]
     few = rates[rates["suppressed"]]["collaboration_id"].tolist()
-    nb.markdown(
-        "@tbl-response-rates gives the number of people who responded in each collaboration, "
-        "the number invited and the response rate; @fig-response-rates shows the rates, "
-        f"highest first. Collaborations with {hidden} are shown as \"{hidden}\": their response "
-        "rate is not given either, because with the number invited it would reveal how many "
-        "responded. A low response rate means a collaboration's results may not represent "
-        "everyone involved in it.", key="response-text")
-    if few:
+    if national.is_national(data):
+        nb.markdown(
+            "@fig-response-rates shows how many collaborations had each response rate; "
+            "@tbl-response-rates gives every collaboration's number of people who responded, "
+            "the number invited and the response rate (type a name in the box to find one). "
+            f"Collaborations with {hidden} are shown as \"{hidden}\": their response rate is "
+            "not given either, because with the number invited it would reveal how many "
+            "responded. A low response rate means a collaboration's results may not represent "
+            "everyone involved in it.", key="response-text")
+        if few:
+            nb.markdown(f"{plural(len(few), 'collaboration')} had {hidden} in this wave, so "
+                        "none of their results can be shown (they are marked in "
+                        "@tbl-response-rates). Encouraging more people to respond next time "
+                        "would let their results be reported.", key="response-few")
+    else:
+        nb.markdown(
+            "@tbl-response-rates gives the number of people who responded in each "
+            "collaboration, the number invited and the response rate; @fig-response-rates "
+            f"shows the rates, highest first. Collaborations with {hidden} are shown as "
+            f"\"{hidden}\": their response rate is not given either, because with the number "
+            "invited it would reveal how many responded. A low response rate means a "
+            "collaboration's results may not represent everyone involved in it.",
+            key="response-text")
+    if few and not national.is_national(data):
         nb.markdown(f"{plural(len(few), 'collaboration')} had {hidden} in this wave, so none "
                     f"of their results can be shown: {_names_list(data, few, links)}. "
                     "Encouraging more people to respond next time would let their results be "
                     "reported.", key="response-few")
+    if national.is_national(data):
+        nb.output(national.response_rate_histogram, data, label="fig-response-rates",
+                  caption="How many collaborations had each response rate, with the median "
+                          "across collaborations.", wave=wave)
+        _long_table(nb, data, out.response_rate_table, "tbl-response-rates",
+                    "Respondents, people invited and response rate of each collaboration.",
+                    wave)
+        return
     nb.output(out.response_rate_chart, data, label="fig-response-rates",
               caption="Response rate of each collaboration, highest first, with the median "
                       "across collaborations.", wave=wave)
@@ -224,7 +256,22 @@ def _response_section(nb: ReportNotebook, data: ReportData, wave: str, facts: di
               wave=wave)
 
 
+def _long_table(nb: ReportNotebook, data: ReportData, function, label: str, caption: str,
+                wave: str, **kwargs) -> None:
+    """A table with a row per collaboration of a national programme: searchable on the page,
+    left out of print (a note says where it is), in the downloads."""
+    n = len(data.programme.collaborations)
+    nb.markdown(f"::: {{.cs-print-only}}\nThe table of all {n:,} collaborations is on the "
+                f"HTML page (with a search box) and in the downloads ({label}.csv).\n:::",
+                key=f"{label}-print-note")
+    nb.output(function, data, label=label, caption=caption, classes="cs-no-print cs-searchable",
+              wave=wave, **kwargs)
+
+
 def _heatmap_section(nb: ReportNotebook, data: ReportData, wave: str) -> None:
+    if national.is_national(data):
+        _groups_section(nb, data, wave)
+        return
     nb.heading(SECTIONS[2])
     nb.markdown(
         "@fig-heatmap shows every collaboration's average score on each of the eight "
@@ -242,8 +289,29 @@ def _heatmap_section(nb: ReportNotebook, data: ReportData, wave: str) -> None:
               wave=wave)
 
 
+def _groups_section(nb: ReportNotebook, data: ReportData, wave: str) -> None:
+    nb.heading(NATIONAL_SECTIONS[2])
+    nb.markdown(
+        "With this many collaborations, a row for each would not be readable, so "
+        "@fig-groups and @tbl-groups show the groups instead: each region, peer group and type "
+        "of collaboration, with the number of its collaborations shown and the median of their "
+        "average scores on each characteristic, on a scale of 1 to 5 where higher is better. "
+        "Half of a group's collaborations score above its median and half below. "
+        f"Collaborations with {suppressed_text(data.threshold)} are not counted. Every "
+        "collaboration's scores are in the downloads and in its own report.", key="groups-text")
+    nb.output(national.group_heatmap, data, label="fig-groups",
+              caption="Median score of each group's collaborations on each characteristic "
+                      "(number of collaborations shown in brackets).", wave=wave)
+    nb.output(national.group_table, data, label="tbl-groups",
+              caption="Each group's number of collaborations shown and the median score of "
+                      "its collaborations on each characteristic.", wave=wave)
+
+
 def _league_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict,
                     links: Mapping[str, str]) -> None:
+    if national.is_national(data):
+        _distribution_section(nb, data, wave, facts, links)
+        return
     nb.heading(SECTIONS[3])
     overall = facts["overall"]
     shown = overall[~overall["suppressed"]]
@@ -272,7 +340,32 @@ def _league_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict
                       "lower than the median of the programme's collaborations.", **kwargs)
 
 
+def _distribution_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict,
+                          links: Mapping[str, str]) -> None:
+    nb.heading(NATIONAL_SECTIONS[3])
+    overall = facts["overall"]
+    shown = overall[~overall["suppressed"]]
+    nb.markdown(
+        "@fig-league shows how the collaborations' averages across the eight characteristics "
+        f"are spread: how many of the {len(shown):,} collaborations shown have each average. "
+        "@tbl-league gives every collaboration's average with its 95% interval (the range in "
+        "which its true average plausibly lies): type a name in the box above it to find one. "
+        "It is not a ranking: most intervals overlap, so the order of collaborations with "
+        "similar averages is uncertain.", key="league-text")
+    nb.output(national.league_histogram, data, label="fig-league",
+              caption="How many collaborations have each average across the characteristics, "
+                      "with the median.", wave=wave)
+    kwargs = {"collaboration_links": dict(links)} if links else {}
+    _long_table(nb, data, out.league_table, "tbl-league",
+                "Each collaboration's average across characteristics with its 95% interval, "
+                "and the number of characteristics on which it is higher or lower than the "
+                "median of the programme's collaborations.", wave, **kwargs)
+
+
 def _verdict_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
+    if national.is_national(data):
+        _national_verdict_section(nb, data, wave, facts)
+        return
     nb.heading(SECTIONS[4])
     verdicts = facts["verdicts"]
     total = len(verdicts)
@@ -301,6 +394,41 @@ def _verdict_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dic
     nb.output(out.verdict_table, data, label="tbl-verdicts",
               caption="Each collaboration on each characteristic: higher than, in line with "
                       "or lower than the median of the programme's collaborations.", wave=wave)
+
+
+def _national_verdict_section(nb: ReportNotebook, data: ReportData, wave: str,
+                              facts: dict) -> None:
+    nb.heading(SECTIONS[4])
+    verdicts = facts["verdicts"]
+    total = len(verdicts)
+    higher = int((verdicts["verdict"] == "higher").sum())
+    lower = int((verdicts["verdict"] == "lower").sum())
+    differing = national.differing_frame(data, wave=wave)
+    nb.markdown(
+        "A collaboration is *higher* than the median of the programme's collaborations on a "
+        "characteristic when the whole 95% interval of its average lies above that median, "
+        "*lower* when it lies wholly below, and otherwise *in line*: the same test, and the "
+        "same words, as in each collaboration's own report. @fig-verdicts counts them for each "
+        "characteristic.", key="verdicts-text")
+    nb.output(national.verdict_counts_chart, data, label="fig-verdicts",
+              caption="How many collaborations are higher than, in line with and lower than "
+                      "the median of the programme's collaborations, on each characteristic.",
+              wave=wave)
+    if total:
+        nb.markdown(
+            f"Of {total:,} collaboration scores shown, {higher:,} ({fmt_percent(higher / total)}) "
+            f"are higher than the median and {lower:,} ({fmt_percent(lower / total)}) lower; "
+            f"{len(differing):,} collaborations differ from the median on at least one "
+            "characteristic (@tbl-differing); @tbl-verdicts gives the verdict of every "
+            "collaboration on every characteristic. Collaborations with "
+            f"{suppressed_text(data.threshold)} are not shown and not counted.",
+            key="verdicts-findings")
+    _long_table(nb, data, national.differing_table, "tbl-differing",
+                "The collaborations higher or lower than the median of the programme's "
+                "collaborations on at least one characteristic, and on which.", wave)
+    _long_table(nb, data, out.verdict_table, "tbl-verdicts",
+                "Each collaboration on each characteristic: higher than, in line with or "
+                "lower than the median of the programme's collaborations.", wave)
 
 
 def _change_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:

@@ -66,8 +66,10 @@ _FENCE_OPEN = re.compile(r"^:::+\s*\{(?P<attrs>[^}]*)\}\s*$")
 _FENCE_CLOSE = re.compile(r"^:::+\s*$")
 _TITLE_ATTR = re.compile(r'title\s*=\s*"([^"]*)"')
 #: Classes a fenced div or a code cell's ``classes`` option may give its container (the
-#: print styles hide ``cs-no-print`` and show ``cs-print-only`` on paper only).
-_CLASSES = frozenset({"cs-no-print", "cs-print-only"})
+#: print styles hide ``cs-no-print`` and show ``cs-print-only`` on paper only; a
+#: ``cs-searchable`` table gets a search box that shows only the rows holding what is typed:
+#: the page then carries the template's one small script, and nothing else does).
+_CLASSES = frozenset({"cs-no-print", "cs-print-only", "cs-searchable"})
 
 
 def _classes(text: str) -> str:
@@ -451,6 +453,9 @@ class MarkdownPreprocessor(Preprocessor):
                 self._code_cell(cell, ctx)
         resources["collab"]["page"] = _page(resources["collab"]["front"],
                                             resources["collab"]["html_format"], ctx)
+        resources["collab"]["page"]["searchable"] = any(
+            "cs-searchable" in cell.metadata["collab"].get("classes", "")
+            for cell in nb.cells if cell.cell_type == "code")
         return nb, resources
 
     def _code_cell(self, cell: NotebookNode, ctx: _Context) -> None:
