@@ -1,0 +1,34 @@
+"""Optimisations change no number: a whole small programme, run with today's code, gives
+every table of the reference run stored before the national-scale work (issue 17) to the
+last digit (tests/data/reference-run/README.md says how it was made)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.national import compare_with_reference, run_reference
+
+
+@pytest.mark.slow
+def test_every_table_equals_the_reference_run_to_the_last_digit(tmp_path):
+    tables = run_reference(tmp_path)
+    assert len(tables) == 32
+    assert compare_with_reference(tables) == []
+
+
+def test_the_comparison_finds_a_changed_number(tmp_path):
+    import pandas as pd
+
+    from bench.national import REFERENCE_DIR
+
+    stored = {p.stem.replace("__", "/"): pd.read_parquet(p)
+              for p in sorted(REFERENCE_DIR.glob("*.parquet"))}
+    changed = dict(stored)
+    summaries = stored["benchmark/summaries"].copy()
+    summaries.loc[0, "mean"] = summaries.loc[0, "mean"] + 1e-12
+    changed["benchmark/summaries"] = summaries
+    del changed["psychometrics/reliability"]
+    assert compare_with_reference(stored) == []
+    assert compare_with_reference(changed) == [
+        "psychometrics/reliability: missing",
+        "benchmark/summaries.mean: largest difference 1e-12"]
