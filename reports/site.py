@@ -33,6 +33,7 @@ Two guarantees hold at the point of publication:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -439,15 +441,68 @@ def write_programme_workbook(data: ReportData, path: Path) -> Path:
     ]})
 
     def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xlsx:
-            _excel_safe(notes).to_excel(xlsx, sheet_name="about", index=False)
-            _excel_safe(readme).to_excel(xlsx, sheet_name="about", index=False,
-                                         startrow=len(notes) + 2)
+        import xlsxwriter
+
+        # Streamed row by row (constant memory): a national programme's tables hold millions
+        # of cells, which openpyxl took minutes to write. Text goes through _excel_safe first;
+        # _check_no_formula then reads the written sheets back (a second line of defence).
+        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True,
+                                              "strings_to_urls": False, "nan_inf_to_errors": False,
+                                              "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+        try:
+            sheet_class = _exact_worksheet_class()
+            about = book.add_worksheet("about", worksheet_class=sheet_class)
+            end = _write_sheet(about, _excel_safe(notes), 0)
+            _write_sheet(about, _excel_safe(readme), end + 2)
             for name, table in tables.items():
-                _excel_safe(table).to_excel(xlsx, sheet_name=name[:31], index=False)
+                _write_sheet(book.add_worksheet(name[:31], worksheet_class=sheet_class),
+                             _excel_safe(table), 0)
+        finally:
+            book.close()
         _check_no_formula(tmp, path.name)
 
     return write_atomic(path, write)
+
+
+def _exact_worksheet_class():
+    """An xlsxwriter worksheet that stores every number exactly (its shortest round-trip
+    form, as openpyxl and Excel do), not rounded to 16 significant digits as xlsxwriter's
+    own number element does; the round trip is tested."""
+    from xlsxwriter.worksheet import Worksheet
+
+    class ExactWorksheet(Worksheet):
+        def _xml_number_element(self, number, attributes=()) -> None:
+            attr = "".join(f' {key}="{self._escape_attributes(value)}"'
+                           for key, value in attributes)
+            self.fh.write(f"<c{attr}><v>{float(number)!r}</v></c>")
+
+    return ExactWorksheet
+
+
+def _write_sheet(sheet, frame: pd.DataFrame, start: int) -> int:
+    """Write ``frame`` (header row, then its rows) from row ``start``, in row order; returns
+    the row after the last. Missing values are empty cells; numbers and booleans stay typed;
+    date-times (without a time zone: Excel has none) are dates."""
+    sheet.write_row(start, 0, [str(c) for c in frame.columns])
+    columns = []
+    for column in frame.columns:
+        series = frame[column]
+        values = series.astype(object).where(series.notna(), None).tolist()
+        if pd.api.types.is_bool_dtype(series.dtype):
+            values = [None if v is None else bool(v) for v in values]
+        columns.append(values)
+    for r, row in enumerate(zip(*columns, strict=True) if columns else (), start=start + 1):
+        for c, value in enumerate(row):
+            if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = value.to_pydatetime()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            elif isinstance(value, tuple | list):
+                value = _cell_text(value)
+            sheet.write(r, c, value)
+    return start + 1 + len(frame)
 
 
 def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -472,23 +527,45 @@ def _cell_text(value: object) -> object:
 
 
 def _check_no_formula(path: Path, name: str) -> None:
-    """Refuse a workbook holding a formula cell (openpyxl stores any text starting with "="
-    as a formula; after :func:`_excel_safe` none should)."""
-    import openpyxl
+    """Refuse a workbook holding a formula cell (the writer stores any text starting with
+    "=" as a formula; after :func:`_excel_safe` none should). Reads each sheet's XML as
+    stored, streamed, looking for a cell formula element (``<f>``)."""
+    import re
+    import zipfile
 
-    with path.open("rb") as handle:  # a file object: openpyxl refuses the .tmp suffix
-        book = openpyxl.load_workbook(handle, read_only=True)
-        try:
-            for sheet in book.worksheets:
-                for row in sheet.iter_rows():
-                    for cell in row:
-                        if getattr(cell, "data_type", None) == "f":
-                            raise CollabStatsError(
-                                f"{name}: sheet {sheet.title!r}, cell {cell.coordinate} would "
-                                f"be a formula ({str(cell.value)[:40]!r}); downloads never "
-                                "carry one")
-        finally:
-            book.close()
+    with zipfile.ZipFile(path) as archive:
+        names = _sheet_titles(archive)
+        for member in sorted(n for n in archive.namelist()
+                             if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")):
+            tail = ""
+            with archive.open(member) as handle:
+                while chunk := handle.read(1 << 20):
+                    text = tail + chunk.decode("utf-8", "replace")
+                    found = re.search(r'<c r="([A-Z]+[0-9]+)"[^>]*>\s*<f[ >/]', text)
+                    if found:
+                        title = names.get(member, member)
+                        raise CollabStatsError(
+                            f"{name}: sheet {title!r}, cell {found.group(1)} would be a formula; "
+                            "downloads never carry one")
+                    tail = text[-400:]
+
+
+def _sheet_titles(archive) -> dict[str, str]:
+    """Worksheet XML member -> sheet title, from the workbook's relationships."""
+    import re
+
+    try:
+        workbook = archive.read("xl/workbook.xml").decode("utf-8")
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    except KeyError:
+        return {}
+    targets = dict(re.findall(r'Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
+    targets |= {k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*Id="([^"]+)"', rels)}
+    out = {}
+    for title, rid in re.findall(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', workbook):
+        target = targets.get(rid, "")
+        out["xl/" + target.lstrip("/").removeprefix("xl/")] = title
+    return out
 
 
 def quarto_project(data: ReportData) -> str:

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -270,3 +271,36 @@ def test_the_workbook_is_refused_if_a_formula_got_through(tmp_path, monkeypatch)
     with pytest.raises(CollabStatsError, match="formula"):
         write_programme_workbook(data, tmp_path / "book.xlsx")
     assert not list(tmp_path.iterdir())
+
+
+def test_every_workbook_sheet_reads_back_as_its_published_table(tmp_path):
+    """The streamed writer keeps every cell: each sheet, read back with pandas (openpyxl, a
+    second code path), equals the published table as made Excel-safe, value for value."""
+    from collab_stats.publication import publish_tables
+    from reports.site import _excel_safe
+
+    data = analysed_programme()
+    path = write_programme_workbook(data, tmp_path / "book.xlsx")
+    tables = publish_tables(data.benchmark, threshold=data.threshold)
+    sheets = pd.read_excel(path, sheet_name=None)
+    for name, table in tables.items():
+        expected = _excel_safe(table).reset_index(drop=True)
+        got = sheets[name[:31]]
+        assert list(got.columns) == [str(c) for c in expected.columns], name
+        assert len(got) == len(expected), name
+        for column in expected.columns:
+            want, have = expected[column], got[str(column)]
+            if pd.api.types.is_numeric_dtype(want) and not pd.api.types.is_bool_dtype(want):
+                np.testing.assert_array_equal(have.to_numpy(dtype=float),
+                                              want.to_numpy(dtype=float), err_msg=name)
+            else:
+                # an empty text and an empty cell are the same thing in a spreadsheet
+                def plain(values):
+                    return [None if pd.isna(v) or (isinstance(v, str) and v == "") else v
+                            for v in values.astype(object)]
+
+                a, b = plain(want), plain(have)
+                if pd.api.types.is_datetime64_any_dtype(want):
+                    b = [None if v is None else pd.Timestamp(v) for v in b]
+                    a = [None if v is None else pd.Timestamp(v) for v in a]
+                assert a == b, (name, column)
