@@ -61,7 +61,7 @@ from collab_stats.programme import Programme
 __all__ = ["same_workspace", "INBOX_SETTLE_SECONDS", "LOCK_TIMEOUT_SECONDS", "InboxFile", "InboxScan",
            "WaitingFile", "Workspace", "WorkspaceBusy", "describe_holder", "dictionary_beside",
            "find_inbox_files", "inbox_settle_seconds", "init_workspace", "lock_timeout_seconds",
-           "mapping_beside", "move_processed", "origin_beside", "read_site", "read_stages", "record_site",
+           "mapping_beside", "move_processed", "number_setting", "origin_beside", "read_site", "read_stages", "record_site",
            "record_stage", "scan_inbox"]
 
 EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sav", ".zsav"}
@@ -336,7 +336,12 @@ def describe_holder(record: dict) -> str:
     return ", ".join(parts)
 
 
-def _setting(name: str, default: float) -> float:
+def number_setting(name: str, default: float, *, minimum: float = 0.0,
+                   what: str = "a number of seconds, 0 or more",
+                   error: type[CollabStatsError] = CollabStatsError) -> float:
+    """The number in the environment variable ``name`` (``default`` when unset or blank);
+    ``error`` naming the setting, what it expects and what it holds when it is not a finite
+    number of at least ``minimum``."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -344,9 +349,13 @@ def _setting(name: str, default: float) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise CollabStatsError(f"{name}: expected a number of seconds, 0 or more, got {text!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise error(f"{name}: expected {what}, got {text!r}")
     return value
+
+
+def _setting(name: str, default: float) -> float:
+    return number_setting(name, default)
 
 
 def inbox_settle_seconds() -> float:

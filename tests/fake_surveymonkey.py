@@ -354,40 +354,12 @@ def survey_from_simulation(sim, wave_id: str, *, survey_id: str = "412345678",
     the respondent's reference and the ";"-joined multi-selects as open-ended questions. The
     fetched CSV then has that export's columns and values, so its mapping
     (``<export>.mapping.yaml``) reads it."""
-    from collab_stats.ingest.simulated import (
-        MAIN_VALUE_MODE,
-        PROFILE,
-        SELECT_COLUMNS,
-        _as_labels,
-        _joined_selections,
-    )
-    from collab_stats.schema import to_wide
+    from collab_stats.ingest.simulated import _as_labels, wave_export_frame
 
-    wave = sim.programme.wave(wave_id)
-    version = sim.instrument.version(wave.instrument_version)
-    data = sim.data.wave(wave_id)
-    wide = to_wide(data, items=list(version.item_ids), encode_missing=version)
-    frame = wide[[*PROFILE, *version.item_ids]].copy()
-    for column in ("respondent_id", "collaboration_id", "partner_id", "sector", "role"):
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    for question in SELECT_COLUMNS:
-        frame[question] = _joined_selections(data, question, frame["respondent_id"])
-    main = wide[MAIN_VALUE_MODE].astype(object)
-    frame.insert(frame.columns.get_loc("value_modes") + 1, MAIN_VALUE_MODE,
-                 main.where(main.notna(), None))
+    version, frame, items, _, profile = wave_export_frame(sim, wave_id)
     labels = {o.code: o.label for o in version.scale.options}
     labels.update({m.code: m.label for m in version.scale.missing})
-    questions = {
-        "respondent_id": "Your survey reference (from your invitation)",
-        "collaboration_id": version.profile["collaboration"].text,
-        "partner_id": version.profile["partner_organisation"].text,
-        "sector": version.profile["sector"].text,
-        "role": version.profile["role"].text,
-        "months_involved": version.profile["months_involved"].text,
-        **SELECT_COLUMNS,
-        MAIN_VALUE_MODE: version.questions[MAIN_VALUE_MODE].text,
-        **{i.id: i.text for i in version.items},
-    }
+    questions = {**profile, **items}
     choices = {i: list(labels.values()) for i in version.item_ids}
     return survey_from_frame(_as_labels(frame, version, labels), questions=questions,
                              choices=choices, survey_id=survey_id)

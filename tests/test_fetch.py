@@ -194,8 +194,8 @@ def test_a_connection_refused_is_retried_then_reported_in_one_line():
 
 def test_the_settings_are_checked(monkeypatch):
     monkeypatch.setenv("COLLAB_FETCH_ATTEMPTS", "0")
-    with pytest.raises(FetchError, match="COLLAB_FETCH_ATTEMPTS='0': expected a number of at "
-                                         "least 1"):
+    with pytest.raises(FetchError, match="COLLAB_FETCH_ATTEMPTS: expected a number of at "
+                                         "least 1, got '0'"):
         RetryPolicy.from_environment()
     monkeypatch.setenv("COLLAB_FETCH_ATTEMPTS", "3")
     monkeypatch.setenv("COLLAB_FETCH_TIMEOUT_SECONDS", "12.5")

@@ -21,7 +21,7 @@ from ..simulate import SimulatedProgramme
 from .detect import read_export
 from .mapping import ColumnMapping, ColumnRule, dump_mapping, propose_mapping
 
-__all__ = ["EXPORT_FORMATS", "write_wave_export"]
+__all__ = ["EXPORT_FORMATS", "wave_export_frame", "write_wave_export"]
 
 #: Formats the simulator can write, and the file name each gets.
 EXPORT_FORMATS = {
@@ -47,19 +47,14 @@ PROFILE = ["respondent_id", "collaboration_id", "partner_id", "sector", "role",
 MAIN_VALUE_MODE = "main_value_mode"
 
 
-def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: str | Path,
-                      *, personal: bool = True) -> tuple[Path, Path]:
-    """Write one simulated wave as a ``fmt`` export, and the mapping that reads it.
-
-    Returns the export's path and the mapping file's path (``<export>.mapping.yaml``). Item
-    answers are written as the platform would (codes for Qualtrics, REDCap and SPSS, with -1
-    and -2 for "don't know" and "not applicable"; answer labels for SurveyMonkey and the
-    Forms); profile answers and the main way of creating value as ids (blank where not
-    answered); the respondent id as a column the mapping links on.
-    """
-    check_option("fmt", fmt, EXPORT_FORMATS)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def wave_export_frame(sim: SimulatedProgramme, wave_id: str):
+    """What every simulated export of a wave holds, before a platform's layout: the
+    instrument version, the frame (one row per respondent: profile as ids, the main way of
+    creating value, multi-selects as ";"-joined ids, items as codes with the missing codes),
+    the items' question texts, the other questions' texts, and the profile and other
+    questions' texts for platforms that export only questions (with the respondent's
+    reference from the invitation, the link across waves). Used by
+    :func:`write_wave_export` and by the tests' fake survey platforms."""
     wave = sim.programme.wave(wave_id)
     version = sim.instrument.version(wave.instrument_version)
     data = sim.data.wave(wave_id)
@@ -89,6 +84,24 @@ def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: s
         "months_involved": version.profile["months_involved"].text,
         **other_questions,
     }
+    return version, frame, questions, other_questions, profile_questions
+
+
+def write_wave_export(sim: SimulatedProgramme, wave_id: str, fmt: str, folder: str | Path,
+                      *, personal: bool = True) -> tuple[Path, Path]:
+    """Write one simulated wave as a ``fmt`` export, and the mapping that reads it.
+
+    Returns the export's path and the mapping file's path (``<export>.mapping.yaml``). Item
+    answers are written as the platform would (codes for Qualtrics, REDCap and SPSS, with -1
+    and -2 for "don't know" and "not applicable"; answer labels for SurveyMonkey and the
+    Forms); profile answers and the main way of creating value as ids (blank where not
+    answered); the respondent id as a column the mapping links on.
+    """
+    check_option("fmt", fmt, EXPORT_FORMATS)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    version, frame, questions, other_questions, profile_questions = wave_export_frame(
+        sim, wave_id)
     labels = {o.code: o.label for o in version.scale.options}
     labels.update({m.code: m.label for m in version.scale.missing})
     path = folder / f"{wave_id}-{EXPORT_FORMATS[fmt]}"

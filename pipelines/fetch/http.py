@@ -25,8 +25,6 @@ needs, the same way for every platform:
 from __future__ import annotations
 
 import email.utils
-import math
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -55,16 +53,10 @@ _USER_AGENT = "collab-stats (survey export fetch)"
 def setting(name: str, default: float, *, minimum: float) -> float:
     """The number in the environment variable ``name`` (``default`` when unset); a
     :class:`FetchError` naming it when it is not a number of at least ``minimum``."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < minimum:
-        raise FetchError(f"{name}={text!r}: expected a number of at least {minimum:g}")
-    return value
+    from ..workspace import number_setting
+
+    return number_setting(name, default, minimum=minimum,
+                          what=f"a number of at least {minimum:g}", error=FetchError)
 
 
 @dataclass(frozen=True)
