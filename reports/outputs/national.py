@@ -63,6 +63,14 @@ def _histogram(ax, values: np.ndarray, *, bins: np.ndarray, colour: str) -> None
     ax.set_ylabel("Collaborations")
 
 
+def _hidden_title(ax, data: ReportData, hidden: int) -> None:
+    """Say above the plot how many collaborations it leaves out, and why."""
+    if hidden:
+        ax.set_title(_wrap(f"Not shown: {plural(hidden, 'collaboration')} with "
+                           f"{suppressed_text(data.threshold)}", 90), fontsize=8, loc="left",
+                     color=COLOURS["muted"])
+
+
 def _median_line(ax, value: float, text: str) -> None:
     ax.axvline(value, color=COLOURS["ink"], linestyle="--", linewidth=1, zorder=3)
     ax.text(value, 1.0, f" {text}", transform=ax.get_xaxis_transform(), fontsize=8,
@@ -82,10 +90,7 @@ def response_rate_histogram(data: ReportData, *, wave: str | None = None) -> Fig
         if len(rates):
             _median_line(ax, median, f"median {fmt_percent(median / 100)}")
         ax.set_xlabel("Response rate (%)")
-        if hidden:
-            ax.set_title(_wrap(f"Not shown: {plural(hidden, 'collaboration')} with "
-                               f"{suppressed_text(data.threshold)}", 90), fontsize=8,
-                         loc="left", color=COLOURS["muted"])
+        _hidden_title(ax, data, hidden)
         alt = (f"Histogram of the response rates of {plural(len(rates), 'collaboration')} in "
                f"bands of 5 percentage points; the median is {fmt_percent(median / 100)}"
                + (f", and rates run from {fmt_percent(rates.min() / 100)} to "
@@ -111,10 +116,7 @@ def league_histogram(data: ReportData, *, wave: str | None = None) -> FigureOutp
         if len(means):
             _median_line(ax, median, f"median {fmt_number(median)}")
         ax.set_xlabel("Average score across the eight characteristics (1 to 5)")
-        if hidden:
-            ax.set_title(_wrap(f"Not shown: {plural(hidden, 'collaboration')} with "
-                               f"{suppressed_text(data.threshold)}", 90), fontsize=8,
-                         loc="left", color=COLOURS["muted"])
+        _hidden_title(ax, data, hidden)
         alt = (f"Histogram of the average score across characteristics of "
                f"{plural(len(means), 'collaboration')} in bands of 0.1; the median is "
                f"{fmt_number(median)}"
