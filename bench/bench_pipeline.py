@@ -33,7 +33,6 @@ both sides, so the share shown without them is the larger one.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -72,35 +71,23 @@ def _copy(folder: Path, name: str) -> Path:
 def run_direct(root: Path, *, reports: bool) -> dict[str, float]:
     """The flow's work without Prefect; seconds per step."""
     from collab_stats.benchmarking import benchmark_programme
-    from collab_stats.ingest.convert import convert_export
-    from collab_stats.ingest.detect import read_export
-    from collab_stats.ingest.mapping import load_mapping
     from collab_stats.psychometrics import programme_psychometrics
     from pipelines.analysis_flow import scalar_invariance
     from pipelines.files import write_parquet_tables
     from pipelines.store import WaveStore
-    from pipelines.workspace import Workspace, find_inbox_files, move_processed
+    from pipelines.workspace import Workspace
     from reports.data import load_report_data
     from reports.site import build_site
 
     times: dict[str, float] = {}
     ws = Workspace.at(root)
     with _clock(times, "ingest"):
+        from bench.national import ingest
+
+        ingest(root)  # read, map, convert and store each export; move it to processed/
         programme, family = ws.load()
         waves = list(programme.wave_ids)
-        secret = ws.secret()
         store = WaveStore(ws.store)
-        for item in find_inbox_files(ws, waves)[0]:
-            options = {"dictionary": item.dictionary} if item.dictionary is not None else {}
-            raw = read_export(item.path, **options)
-            sha = hashlib.sha256(item.path.read_bytes()).hexdigest()
-            result = convert_export(raw, load_mapping(item.mapping, family=family), family,
-                                    programme, wave_id=item.wave, secret=secret)
-            store.add(item.wave, item.path.name, sha, result.data, result.quarantine,
-                      format=raw.format,
-                      instrument_version=programme.wave(item.wave).instrument_version,
-                      rows_read=result.report.rows_read)
-            move_processed(ws, item)
     with _clock(times, "analysis"):
         stored = set(store.status()["wave_id"].astype(str))
         data = store.load([w for w in waves if w in stored])
