@@ -234,10 +234,10 @@ def run_wave(workspace: Path, wave: str | None = None, pdf: bool | None = None,
     programme, _ = ws.load()
     with _writing(ws, "run-wave"):
         if wave is None:
-            fetched = _fetch(ws, waves_due(ws, programme))
+            fetched = _fetch(ws, programme, waves_due(ws, programme))
             _wait_for_copies(ws, list(programme.wave_ids))
             return _programme(ws, programme, pdf, reports, dask, dask_address, fetched)
-        fetched = _fetch(ws, [wave])
+        fetched = _fetch(ws, programme, [wave])
         _wait_for_copies(ws, list(programme.wave_ids))
         ingested = _ingest(ws, programme, [wave])
         return _conclude(ws, programme, wave, ingested, pdf, reports, dask, dask_address,
@@ -258,15 +258,14 @@ def run_programme(workspace: Path, pdf: bool | None = None, reports: bool = True
     ws = Workspace.at(workspace).check()
     programme, _ = ws.load()
     with _writing(ws, "run-programme"):
-        fetched = _fetch(ws, waves_due(ws, programme)) if fetch else []
+        fetched = _fetch(ws, programme, waves_due(ws, programme)) if fetch else []
         if wait_for_copies:
             _wait_for_copies(ws, list(programme.wave_ids))
         return _programme(ws, programme, pdf, reports, dask, dask_address, fetched)
 
 
-def _fetch(ws: Workspace, waves: list[str]) -> list[dict]:
+def _fetch(ws: Workspace, programme: Programme, waves: list[str]) -> list[dict]:
     """Fetch the API sources of ``waves`` into the inbox (:func:`fetch_wave`); the rows."""
-    programme, _ = ws.load()
     waves = [w for w in waves if w in programme.wave_ids and programme.wave(w).fetched_sources]
     if not waves:
         return []

@@ -99,14 +99,6 @@ def chromium_browser() -> Iterator[Any]:
             browser.close()
 
 
-def _offline(route: Any) -> None:
-    """Let pages read local files and data: URIs only (reports are self-contained)."""
-    if route.request.url.startswith(("file:", "data:")):
-        route.continue_()
-    else:
-        route.abort()
-
-
 def html_to_pdf(html_paths: Sequence[Path | str],
                 out_paths: Sequence[Path | str] | None = None, *,
                 out_dir: Path | str | None = None, timeout_ms: float = 60_000,
@@ -208,7 +200,7 @@ async def _print_all(jobs, concurrency: int, timeout_ms: float, progress) -> Non
                                    f"{str(error).splitlines()[0]}") from error
         try:
             context = await browser.new_context(java_script_enabled=True, offline=True)
-            await context.route("**/*", _offline_async)
+            await context.route("**/*", _offline)
             queue: asyncio.Queue = asyncio.Queue()
             for job in jobs:
                 queue.put_nowait(job)
@@ -238,7 +230,8 @@ async def _print_all(jobs, concurrency: int, timeout_ms: float, progress) -> Non
             await browser.close()
 
 
-async def _offline_async(route: Any) -> None:
+async def _offline(route: Any) -> None:
+    """Let pages read local files and data: URIs only (reports are self-contained)."""
     if route.request.url.startswith(("file:", "data:")):
         await route.continue_()
     else:

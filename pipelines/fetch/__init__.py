@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collab_stats.atomic import write_text_atomic
 from collab_stats.errors import CollabStatsError
 from collab_stats.programme import Programme, Source
 
@@ -79,9 +78,10 @@ def _platform(kind: str) -> Callable[..., Fetched]:
     return importlib.import_module(f".{kind}", __package__).fetch
 
 
-#: The platform modules' ``fetch(source, token, http, progress) -> Fetched``, by source type.
-PLATFORMS = ("redcap", "qualtrics", "surveymonkey")
 _NAMES = {"redcap": "REDCap", "qualtrics": "Qualtrics", "surveymonkey": "SurveyMonkey"}
+#: The source types fetched from an API, each by its platform module's
+#: ``fetch(source, token, http, progress) -> Fetched``.
+PLATFORMS = tuple(_NAMES)
 
 
 def where(wave: str, source: Source) -> str:
@@ -177,20 +177,19 @@ def deliver(ws: Workspace, wave: str, source: Source, fetched: Fetched, *,
     staging = ws.root / ".collab" / "fetching" / uuid.uuid4().hex
     staging.mkdir(parents=True)
     try:
+        # Each file is staged under its final name; the export is moved in last.
         export = staging / target.name
         export.write_bytes(fetched.content)
-        companions: dict[str, Path] = {}
+        dictionary = staging / f"{source.name}.dictionary.csv"
         if fetched.dictionary is not None:
-            companions[f"{source.name}.dictionary.csv"] = staging / "dictionary.csv"
-            companions[f"{source.name}.dictionary.csv"].write_bytes(fetched.dictionary)
+            dictionary.write_bytes(fetched.dictionary)
         found = detect_format(export)
         if found != fetched.format:
             what = ("an HTML page: a sign-in or error page?" if fetched.content.lstrip()[:1]
                     == b"<" else f"it reads as {found}")
             raise FetchError(f"{label}: the download is not a {_NAMES[source.type]} export "
                              f"({what}); nothing was stored")
-        options = ({"dictionary": companions[f"{source.name}.dictionary.csv"]}
-                   if fetched.dictionary is not None else {})
+        options = {"dictionary": dictionary} if fetched.dictionary is not None else {}
         try:
             raw = read_export(export, format=fetched.format, **options)
         except CollabStatsError as exc:
@@ -198,8 +197,7 @@ def deliver(ws: Workspace, wave: str, source: Source, fetched: Fetched, *,
                              f"{_NAMES[source.type]} export ({_first_line(exc)}); nothing "
                              "was stored") from None
         if mapping is not None:
-            companions[target.name + ".mapping.yaml"] = staging / "mapping.yaml"
-            shutil.copyfile(mapping, companions[target.name + ".mapping.yaml"])
+            shutil.copyfile(mapping, staging / f"{target.name}.mapping.yaml")
         origin = {
             "source": source.name, "type": source.type, "description": source.describe(),
             "collaboration": source.collaboration,
@@ -208,12 +206,12 @@ def deliver(ws: Workspace, wave: str, source: Source, fetched: Fetched, *,
             "rows": len(raw.frame),
             "sha256": hashlib.sha256(fetched.content).hexdigest(),
         }
-        companions[target.name + ORIGIN_SUFFIX] = staging / "origin.json"
-        write_text_atomic(companions[target.name + ORIGIN_SUFFIX],
-                          json.dumps(origin, indent=1, sort_keys=True) + "\n")
+        (staging / f"{target.name}{ORIGIN_SUFFIX}").write_text(
+            json.dumps(origin, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         target.parent.mkdir(parents=True, exist_ok=True)
-        for name, path in companions.items():
-            os.replace(path, target.parent / name)
+        for companion in staging.iterdir():
+            if companion != export:
+                os.replace(companion, target.parent / companion.name)
         os.replace(export, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
