@@ -569,9 +569,11 @@ class _Estimate:
     info: np.ndarray | None
 
 
-def _estimate(model: _Model, sample: _Sample, std_lv: bool) -> _Estimate:
+def _estimate(model: _Model, sample: _Sample, std_lv: bool,
+              standard_errors: bool = True) -> _Estimate:
     """L-BFGS-B on F with the analytic gradient, preconditioned by the expected information at
-    the starting values, then Fisher-scoring steps to polish the optimum."""
+    the starting values, then Fisher-scoring steps to polish the optimum; then, with
+    ``standard_errors``, the information matrix at the optimum (``info``; else ``None``)."""
     theta0 = _start(model, sample, std_lv)
     try:
         chol = np.linalg.cholesky(2 * _information(theta0, model, sample))
@@ -609,7 +611,8 @@ def _estimate(model: _Model, sample: _Sample, std_lv: bool) -> _Estimate:
         iterations += 1
         if np.max(np.abs(t * step)) < 1e-11:
             break
-    if f < _BAD:
+    info = None
+    if f < _BAD and standard_errors:
         if sample.patterns is None:
             info = _information(theta, model, sample)
         else:
@@ -836,8 +839,9 @@ def _notes(model: _Model, table: pd.DataFrame, vcov_ok: bool) -> list[str]:
 def _fit_model(model: _Model, sample: _Sample | None, *, reason: str | None, n_used: int,
                n_total: int, std_lv: bool, nan_policy: str = "listwise",
                group: str | None = None, labels: Sequence[str] = (),
-               n_by_group: tuple[int, ...] = ()) -> CFAResult:
-    """Estimate ``model`` on ``sample`` and assemble the result (all NaN with ``reason``)."""
+               n_by_group: tuple[int, ...] = (), standard_errors: bool = True) -> CFAResult:
+    """Estimate ``model`` on ``sample`` and assemble the result (all NaN with ``reason``;
+    without ``standard_errors``, NaN standard errors, intervals, z and p)."""
     spec = model.spec
     p, n_groups = len(spec.indicators), model.n_groups
     df = model.n_moments - model.n_free
@@ -849,7 +853,7 @@ def _fit_model(model: _Model, sample: _Sample | None, *, reason: str | None, n_u
     if sample is not None:
         n = float(sample.n.sum())
         with fiml.single_threaded_blas() if sample.patterns else contextlib.nullcontext():
-            est = _estimate(model, sample, std_lv)
+            est = _estimate(model, sample, std_lv, standard_errors)
         theta = est.theta
         converged = est.f < _BAD and est.grad_max < _GRAD_TOL
         measures.update(converged=converged, iterations=est.iterations)
@@ -880,7 +884,7 @@ def _fit_model(model: _Model, sample: _Sample | None, *, reason: str | None, n_u
     measures["reason"] = reason
     table = _parameter_table(model, theta, vcov, list(labels) if group else None)
     if measures["converged"]:
-        notes = _notes(model, table, vcov is not None)
+        notes = _notes(model, table, vcov is not None or not standard_errors)
     if df == 0 and measures["converged"]:
         notes.append("the model is just-identified (df = 0): it fits exactly by construction")
     if nan_policy == "fiml" and n_used < n_total:
@@ -925,6 +929,7 @@ def cfa(
     second_order: Mapping[str, Sequence[str]] | None = None,
     nan_policy: CfaNanPolicy = "listwise",
     std_lv: bool = False,
+    standard_errors: bool = True,
 ) -> CFAResult:
     """Confirmatory factor analysis by maximum likelihood, as lavaan's ``cfa()`` fits it.
 
@@ -955,6 +960,11 @@ def cfa(
         ``False`` (lavaan's default): each factor is scaled by fixing its first loading to 1.
         ``True``: by fixing the factor's variance (a first-order factor's disturbance variance
         in a second-order model) to 1, with every loading free. The fit is the same.
+    standard_errors : bool
+        ``True`` (default): standard errors, z, p and intervals of every parameter. ``False``
+        skips the information matrix they need - under FIML the costliest step of a fit (a
+        forward difference of the gradient per free parameter) - and leaves those columns
+        NaN; estimates, ``std_all`` and every fit index are the same.
 
     Returns
     -------
@@ -1071,6 +1081,8 @@ def cfa(
     _check_nan_policy(nan_policy)
     if not isinstance(std_lv, bool):
         raise ParameterError(f"std_lv must be True or False; got {std_lv!r}")
+    if not isinstance(standard_errors, bool):
+        raise ParameterError(f"standard_errors must be True or False; got {standard_errors!r}")
     spec = _parse_model(list(data.columns), model, second_order)
     x = _numeric(data, spec.indicators)
     fitted = _Model(spec, std_lv=std_lv, meanstructure=nan_policy == "fiml")
@@ -1087,7 +1099,7 @@ def cfa(
         x = x[~np.isnan(x).any(axis=1)]
         sample, reason = _sample(x, np.zeros(len(x)), [0], spec.indicators)
     return _fit_model(fitted, sample, reason=reason, n_used=len(x), n_total=len(data),
-                      std_lv=std_lv, nan_policy=nan_policy)
+                      std_lv=std_lv, nan_policy=nan_policy, standard_errors=standard_errors)
 
 
 def _check_nan_policy(nan_policy: Any) -> None:

@@ -179,6 +179,7 @@ def measurement_invariance(
     group: str,
     levels: Sequence[Level] = LEVELS,
     nan_policy: CfaNanPolicy = "listwise",
+    standard_errors: bool = True,
 ) -> InvarianceResult:
     """Configural, metric and scalar invariance of a factor model across groups.
 
@@ -207,6 +208,9 @@ def measurement_invariance(
         ``"fiml"``: full-information ML in every group, lavaan's ``missing = "ml"`` (see
         :func:`collab_stats.cfa.cfa`): every observed value is used; rows with no indicator
         observed are left out. Either way rows without a group are left out.
+    standard_errors : bool
+        ``False`` leaves the fits' standard errors out (see :func:`collab_stats.cfa.cfa`):
+        the table and the verdict, which use the fit indices only, are the same.
 
     Returns
     -------
@@ -313,7 +317,7 @@ def measurement_invariance(
             )
         fit = _fit_model(fitted, sample, reason=reason, n_used=len(x), n_total=len(data),
                          std_lv=False, nan_policy=nan_policy, group=group, labels=names,
-                         n_by_group=n_by_group)
+                         n_by_group=n_by_group, standard_errors=standard_errors)
         row = {c: getattr(fit, c) for c in _TABLE_COLUMNS if hasattr(fit, c)}
         row["level"] = level
         previous = rows[-1] if rows else None

@@ -845,3 +845,31 @@ def test_bad_options_raise_parameter_errors(hs):
         measurement_invariance(hs, HS_MODEL, group="school", levels=("metric", "scalar"))
     with pytest.raises(ParameterError, match="levels must be one of"):
         measurement_invariance(hs, HS_MODEL, group="school", levels=("configural", "strict"))
+
+
+@pytest.mark.parametrize("nan_policy", ["listwise", "fiml"])
+def test_without_standard_errors_everything_else_is_the_same(hs_holes, nan_policy):
+    """standard_errors=False skips the information matrix only: the estimates, std_all and
+    every fit index equal the full fit's exactly (the same optimisation), the standard
+    errors, z, p and intervals are NaN, and no note claims they could not be computed."""
+    second = {"g": ["visual", "textual", "speed"]}
+    full = cfa(hs_holes, HS_MODEL, second_order=second, nan_policy=nan_policy)
+    quick = cfa(hs_holes, HS_MODEL, second_order=second, nan_policy=nan_policy,
+                standard_errors=False)
+    assert full.converged and quick.converged
+    pd.testing.assert_frame_equal(quick.to_frame(), full.to_frame())
+    same = ["lhs", "op", "rhs", "estimate", "std_all"]
+    pd.testing.assert_frame_equal(quick.parameters[same], full.parameters[same])
+    free = full.parameters["se"].notna()
+    assert free.sum() > 20
+    assert quick.parameters[["se", "z", "p_value"]].isna().all().all()
+    assert quick.notes == full.notes
+    invariance = measurement_invariance(hs_holes.dropna(subset=["school"]), HS_MODEL,
+                                        group="school", nan_policy=nan_policy)
+    quick_inv = measurement_invariance(hs_holes.dropna(subset=["school"]), HS_MODEL,
+                                       group="school", nan_policy=nan_policy,
+                                       standard_errors=False)
+    pd.testing.assert_frame_equal(quick_inv.to_frame(), invariance.to_frame())
+    assert quick_inv.verdict == invariance.verdict
+    with pytest.raises(ParameterError, match="standard_errors"):
+        cfa(hs_holes, HS_MODEL, standard_errors="no")
