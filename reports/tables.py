@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .notebook import TableOutput
@@ -112,8 +113,9 @@ def data_table_html(frame: pd.DataFrame) -> str:
         values = frame[c]
         fmt = None
         if pd.api.types.is_float_dtype(values):
-            finite = values.dropna()
-            whole = len(finite) > 0 and bool((finite == finite.round()).all())
+            finite = values.to_numpy(dtype=float, na_value=np.nan)
+            finite = finite[~np.isnan(finite)]
+            whole = len(finite) > 0 and bool((finite == np.round(finite)).all())
             fmt = fmt_int if whole else (lambda v: fmt_number(v, 3))
         columns.append(Column(str(c), str(c).replace("_", " "), fmt))
     return table_output(frame.rename(columns=str), columns, row_header=False,

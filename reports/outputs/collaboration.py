@@ -26,15 +26,29 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.collections import PatchCollection
+from matplotlib.colors import to_hex
 from matplotlib.font_manager import FontProperties
-from matplotlib.lines import Line2D
-from matplotlib.patches import Circle, Patch, Rectangle
+from matplotlib.patches import Patch
 from matplotlib.textpath import TextToPath
 
 from ..data import ReportData
 from ..notebook import FigureOutput, TableOutput
-from ..style import COLOURS, LIKERT, MARKERS, SEQUENTIAL, figure, figure_output, rc
+from ..style import (
+    COLOURS,
+    LIKERT,
+    MARKERS,
+    SEQUENTIAL,
+    LegendEntry,
+    SvgFigure,
+    figure,
+    figure_output,
+    legend,
+    plot_area,
+    rc,
+    spines,
+    x_axis,
+    y_labels,
+)
 from ..tables import Column, table_output
 from ..text import fmt_ci, fmt_int, fmt_number, fmt_percent, html_escape, plural, suppressed_text
 
@@ -103,17 +117,28 @@ def rows_for(data: ReportData, table: str, collaboration: str, wave: str | None 
     """One collaboration's rows of a benchmark (or, with ``group="psychometrics"``,
     psychometric) table, optionally of one wave, as a copy with ``collaboration_id``,
     ``wave_id`` and ``characteristic`` as plain text; empty when the table is absent."""
+    rows = _collaboration_rows(data, group, table, collaboration)
+    if rows is None:
+        return pd.DataFrame()
+    if wave is not None and "wave_id" in rows.columns:
+        rows = rows[(rows["wave_id"] == wave).to_numpy()].reset_index(drop=True)
+    # copy-on-write: a shallow copy behaves as a copy, and copies only what a caller changes
+    return rows.copy(deep=False)
+
+
+@lru_cache(maxsize=128)
+def _collaboration_rows(data: ReportData, group: str, table: str,
+                        collaboration: str) -> pd.DataFrame | None:
+    """A collaboration's rows of one table, keys as plain text (selected once per table and
+    collaboration: a report asks for the same rows many times)."""
     positions = _positions(data, group, table).get(collaboration)
     if positions is None:
-        return pd.DataFrame()
-    rows = getattr(data, group)[table].iloc[positions]
-    if wave is not None and "wave_id" in rows.columns:
-        rows = rows[np.asarray(rows["wave_id"].astype(str) == wave, dtype=bool)]
-    rows = rows.copy()
+        return None
+    rows = getattr(data, group)[table].iloc[positions].reset_index(drop=True)
     for key in ("collaboration_id", "wave_id", "characteristic"):
         if key in rows.columns:
             rows[key] = rows[key].astype(str)
-    return rows.reset_index(drop=True)
+    return rows
 
 
 @lru_cache(maxsize=64)
@@ -136,7 +161,8 @@ def _memo(function: Any) -> Any:
 
     A report asks for the same frame for a figure, its table and the sentences around them;
     computing it once saves most of the pandas work. Keys are the arguments as given
-    (:class:`ReportData` hashes by identity); callers may change the copies they get.
+    (:class:`ReportData` hashes by identity); callers may change the copies they get. The
+    copies are shallow: with pandas' copy-on-write, changing one copies only what changes.
     """
     cached = lru_cache(maxsize=32)(function)
 
@@ -144,9 +170,9 @@ def _memo(function: Any) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         result = cached(*args, **kwargs)
         if isinstance(result, pd.DataFrame):
-            return result.copy()
-        return {k: (v.copy() if isinstance(v, (pd.DataFrame, dict)) else v)
-                for k, v in result.items()}
+            return result.copy(deep=False)
+        return {k: (v.copy(deep=False) if isinstance(v, pd.DataFrame) else
+                    v.copy() if isinstance(v, dict) else v) for k, v in result.items()}
 
     wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return wrapper
@@ -445,47 +471,46 @@ def peers_figure(data: ReportData, *, collaboration: str, wave: str,
     y = np.arange(n_rows)[::-1].astype(float)
     shown = ~frame["suppressed"].to_numpy() & frame["mean"].notna().to_numpy()
     has_peers = frame["peer_median"].notna().to_numpy()
-    with figure(7.4, 0.52 * n_rows + 1.5) as (fig, ax):
-        ax.set_axisbelow(True)
-        p = frame[has_peers]
-        yp = y[has_peers] + 0.1
-        ax.hlines(yp, p["peer_worst"], p["peer_best"], color=COLOURS["neutral"], lw=1, zorder=1)
-        ax.scatter(np.r_[p["peer_worst"], p["peer_best"]], np.r_[yp, yp], marker="|", s=80,
-                   color=COLOURS["muted"], lw=1.2, zorder=2)
-        ax.barh(yp, p["peer_upper_quartile"] - p["peer_lower_quartile"],
-                left=p["peer_lower_quartile"], height=0.34, color=COLOURS["band"],
-                edgecolor=COLOURS["muted"], lw=0.6, zorder=2)
-        ax.scatter(p["peer_median"], yp, marker=MARKERS["peer"], s=42, color=COLOURS["peer"],
-                   edgecolors=COLOURS["ink"], linewidths=0.6, zorder=3)
-        s = frame[shown]
-        ys = y[shown] - 0.2
-        ax.hlines(ys, s["ci_low"], s["ci_high"], color=COLOURS["focus"], lw=2.2, zorder=4)
-        ax.scatter(s["mean"], ys, marker=MARKERS["focus"], s=48, color=COLOURS["focus"],
-                   edgecolors="white", linewidths=0.6, zorder=5)
-        values = np.r_[s["ci_low"], s["ci_high"], p["peer_worst"], p["peer_best"]]
-        low, high = _range(values, 1.0, 5.0)
-        ax.set_xlim(low, high)
-        trans = ax.get_yaxis_transform()
-        for yi, row in zip(y, frame.itertuples(), strict=True):
-            if row.suppressed or np.isnan(row.mean):
-                ax.text((low + high) / 2, yi, suppressed_text(data.threshold), ha="center",
-                        va="center", color=COLOURS["muted"], fontsize=9, style="italic")
-                continue
-            words = COMPARISON_WORDS.get(row.verdict, "")
-            ax.text(1.02, yi, f"{fmt_number(row.mean)}\n{words.lower()}", transform=trans,
-                    va="center", ha="left", fontsize=8.5, color=COLOURS["ink"], clip_on=False)
-        ax.set_yticks(y, [_wrap(n, 30) for n in frame["name"]], fontsize=9)
-        ax.set_ylim(-0.7, n_rows - 0.4)
-        ax.grid(axis="y", visible=False)
-        ax.set_xlabel(SCALE[0].upper() + SCALE[1:])
-        ax.tick_params(axis="y", length=0)
-        _legend(fig, _peer_legend(), 2)
-        _fixed_layout(fig, left=2.45, right=1.3, top=0.1, bottom=1.05)
-        alt = _peers_alt(frame, data.threshold)
-        data_frame = frame[["characteristic", "name", "n", "mean", "ci_low", "ci_high",
-                            "peer_n", "peer_worst", "peer_lower_quartile", "peer_median",
-                            "peer_upper_quartile", "peer_best", "verdict", "suppressed"]]
-        return figure_output(fig, alt=alt, data=data_frame)
+    p, s = frame[has_peers], frame[shown]
+    values = np.r_[s["ci_low"], s["ci_high"], p["peer_worst"], p["peer_best"]]
+    fig = SvgFigure(7.4, 0.52 * n_rows + 1.5)
+    area = plot_area(fig, left=2.45, right=1.3, top=0.1, bottom=1.05,
+                     xlim=_range(values, 1.0, 5.0), ylim=(-0.7, n_rows - 0.4))
+    x_axis(fig, area, label=SCALE[0].upper() + SCALE[1:])
+    box = area.height(0.34)
+    for yi, row in zip(y[has_peers] + 0.1, p.itertuples(), strict=True):
+        worst, best, at = area.x(row.peer_worst), area.x(row.peer_best), area.y(yi)
+        fig.line(worst, at, best, at, colour=COLOURS["neutral"])
+        for end in (worst, best):
+            fig.marker("|", end, at, np.sqrt(80), fill=COLOURS["muted"], edge=COLOURS["muted"],
+                       edge_width=1.2)
+        low = area.x(row.peer_lower_quartile)
+        fig.rect(low, at - box / 2, area.x(row.peer_upper_quartile) - low, box,
+                 fill=COLOURS["band"], stroke=COLOURS["muted"], stroke_width=0.6)
+        fig.marker(MARKERS["peer"], area.x(row.peer_median), at, np.sqrt(42),
+                   fill=COLOURS["peer"], edge=COLOURS["ink"], edge_width=0.6)
+    for yi, row in zip(y[shown] - 0.2, s.itertuples(), strict=True):
+        at = area.y(yi)
+        fig.line(area.x(row.ci_low), at, area.x(row.ci_high), at, colour=COLOURS["focus"],
+                 width=2.2)
+        fig.marker(MARKERS["focus"], area.x(row.mean), at, np.sqrt(48), fill=COLOURS["focus"],
+                   edge="white", edge_width=0.6)
+    label_x = area.right + 0.02 * (area.right - area.left)
+    for yi, row, ok in zip(y, frame.itertuples(), shown, strict=True):
+        if not ok:
+            fig.text((area.left + area.right) / 2, area.y(yi), suppressed_text(data.threshold),
+                     anchor="middle", size=9, colour=COLOURS["muted"], italic=True)
+            continue
+        words = COMPARISON_WORDS.get(row.verdict, "")
+        fig.text(label_x, area.y(yi), f"{fmt_number(row.mean)}\n{words.lower()}", size=8.5)
+    y_labels(fig, area, y, [textwrap.fill(str(n), 30) for n in frame["name"]])
+    spines(fig, area)
+    legend(fig, _PEER_LEGEND, 2, measure=_text_width)
+    alt = _peers_alt(frame, data.threshold)
+    data_frame = frame[["characteristic", "name", "n", "mean", "ci_low", "ci_high", "peer_n",
+                        "peer_worst", "peer_lower_quartile", "peer_median",
+                        "peer_upper_quartile", "peer_best", "verdict", "suppressed"]]
+    return FigureOutput(svg=fig.svg(alt=alt), alt=alt, data=data_frame.reset_index(drop=True))
 
 
 def _range(values: np.ndarray, floor: float, ceiling: float) -> tuple[float, float]:
@@ -513,18 +538,16 @@ def _legend(fig: Any, handles: list[Any], ncols: int, fontsize: float = 8.5) -> 
                fontsize=fontsize)
 
 
-def _peer_legend() -> list[Any]:
-    return [
-        Line2D([], [], color=COLOURS["focus"], marker=MARKERS["focus"], lw=2.2, markersize=7,
-               markeredgecolor="white", label="This collaboration: mean and 95% CI"),
-        Line2D([], [], color="none", marker=MARKERS["peer"], markersize=7,
-               markerfacecolor=COLOURS["peer"], markeredgecolor=COLOURS["ink"],
-               label="Peer median"),
-        Patch(facecolor=COLOURS["band"], edgecolor=COLOURS["muted"],
-              label="Middle half of peers (interquartile range)"),
-        Line2D([], [], color=COLOURS["neutral"], marker="|", markersize=9,
-               markeredgecolor=COLOURS["muted"], label="Lowest and highest peer"),
-    ]
+_PEER_LEGEND = (
+    LegendEntry("This collaboration: mean and 95% CI", line=COLOURS["focus"], width=2.2,
+                marker=MARKERS["focus"], marker_size=7, marker_edge="white"),
+    LegendEntry("Peer median", marker=MARKERS["peer"], marker_size=7,
+                marker_fill=COLOURS["peer"], marker_edge=COLOURS["ink"]),
+    LegendEntry("Middle half of peers (interquartile range)", fill=COLOURS["band"],
+                edge=COLOURS["muted"]),
+    LegendEntry("Lowest and highest peer", line=COLOURS["neutral"], marker="|",
+                marker_size=9, marker_edge=COLOURS["muted"]),
+)
 
 
 def _peers_alt(frame: pd.DataFrame, threshold: int) -> str:
@@ -833,59 +856,57 @@ def trend_figure(data: ReportData, *, collaboration: str, wave: str,
     offsets = np.linspace(0.3, -0.3, k) if k > 1 else np.zeros(1)
     row_y = np.arange(len(names))[::-1].astype(float)
     index = {c: i for i, c in enumerate(names)}
-    values = np.r_[frame["ci_low"], frame["ci_high"]]
-    low, high = _range(values, 1.0, 5.0)
-    with figure(7.4, 0.16 * len(names) * max(k, 2) + 1.7) as (fig, ax):
-        ax.set_axisbelow(True)
-        handles = []
-        for j, w in enumerate(waves):
-            part = frame[frame["wave_id"] == w]
-            yy = row_y[part["characteristic"].map(index).to_numpy()] + offsets[j]
-            latest = w == wave
-            colour, marker = ((COLOURS["focus"], MARKERS["focus"]) if latest
-                              else _EARLIER[j % len(_EARLIER)])
-            ok = part["mean"].notna().to_numpy()
-            ax.hlines(yy[ok], part["ci_low"][ok], part["ci_high"][ok], color=colour,
-                      lw=2.0 if latest else 1.2, zorder=2)
-            ax.scatter(part["mean"][ok], yy[ok], marker=marker, s=34 if latest else 22,
-                       color=colour, edgecolors="white", linewidths=0.4, zorder=3)
-            # The questionnaire's version changes are marked where the wave is named.
-            changed = j > 0 and data.instrument_version(w) != data.instrument_version(
-                waves[j - 1])
-            name = labels.get(w, w) + (f" \u2013 new questionnaire (version "
-                                       f"{data.instrument_version(w)})" if changed else "")
-            handles.append(Line2D([], [], color=colour, marker=marker, lw=2.0 if latest else 1.2,
-                                  markersize=6 if latest else 5, markeredgecolor="white",
-                                  label=_plain(name)))
-        for yi in row_y[:-1] - 0.5:
-            ax.axhline(yi, color=COLOURS["grid"], lw=0.6)
-        breaks = [j for j in range(1, k) if data.instrument_version(waves[j])
-                  != data.instrument_version(waves[j - 1])]
-        for j in breaks:  # the questionnaire changed between these two waves
-            for yi in row_y + (offsets[j - 1] + offsets[j]) / 2:
-                ax.axhline(yi, color=COLOURS["muted"], lw=0.8, ls=(0, (4, 3)), zorder=1)
-        if breaks:
-            handles.append(Line2D([], [], color=COLOURS["muted"], lw=0.8, ls=(0, (4, 3)),
-                                  label="Questionnaire changed"))
-        trans = ax.get_yaxis_transform()
-        for yi, words, hidden in zip(row_y, trends["words"], trends["suppressed"],
-                                     strict=True):
-            if words or hidden:
-                ax.text(1.02, yi, words.lower() if words else "trend not shown",
-                        transform=trans, va="center", ha="left", fontsize=8.5,
-                        color=COLOURS["ink"] if words else COLOURS["muted"], clip_on=False)
-        ax.set_xlim(low, high)
-        ax.set_ylim(-0.5, len(names) - 0.5)
-        ax.set_yticks(row_y, [_wrap(n, 30) for n in names.values()], fontsize=9)
-        ax.grid(axis="y", visible=False)
-        ax.tick_params(axis="y", length=0)
-        ax.set_xlabel(SCALE[0].upper() + SCALE[1:] + ", with 95% CI\n(a wave with "
-                      f"{suppressed_text(data.threshold)} is left out)", fontsize=9)
-        _legend(fig, handles, 2)
-        _fixed_layout(fig, left=2.45, right=1.1, top=0.1,
-                      bottom=0.8 + 0.2 * ((len(handles) + 1) // 2))
-        alt = _trend_alt(data, frame, collaboration)
-        return figure_output(fig, alt=alt, data=frame)
+    versions = [data.instrument_version(w) for w in waves]
+    breaks = [j for j in range(1, k) if versions[j] != versions[j - 1]]
+    handles = []
+    for j, w in enumerate(waves):
+        latest = w == wave
+        colour, marker = ((COLOURS["focus"], MARKERS["focus"]) if latest
+                          else _EARLIER[j % len(_EARLIER)])
+        # The questionnaire's version changes are marked where the wave is named.
+        name = labels.get(w, w) + (f" \u2013 new questionnaire (version {versions[j]})"
+                                   if j in breaks else "")
+        handles.append(LegendEntry(name, line=colour, width=2.0 if latest else 1.2,
+                                   marker=marker, marker_size=6 if latest else 5,
+                                   marker_edge="white"))
+    if breaks:
+        handles.append(LegendEntry("Questionnaire changed", line=COLOURS["muted"], width=0.8,
+                                   dash="3.2 2.4"))
+    fig = SvgFigure(7.4, 0.16 * len(names) * max(k, 2) + 1.7)
+    area = plot_area(fig, left=2.45, right=1.1, top=0.1,
+                     bottom=0.8 + 0.2 * ((len(handles) + 1) // 2),
+                     xlim=_range(np.r_[frame["ci_low"], frame["ci_high"]], 1.0, 5.0),
+                     ylim=(-0.5, len(names) - 0.5))
+    x_axis(fig, area, label_size=9, label=SCALE[0].upper() + SCALE[1:] + ", with 95% CI\n"
+           f"(a wave with {suppressed_text(data.threshold)} is left out)")
+    for yi in row_y[:-1] - 0.5:
+        fig.line(area.left, area.y(yi), area.right, area.y(yi), colour=COLOURS["grid"],
+                 width=0.6)
+    for j in breaks:  # the questionnaire changed between these two waves
+        for yi in row_y + (offsets[j - 1] + offsets[j]) / 2:
+            fig.line(area.left, area.y(yi), area.right, area.y(yi), colour=COLOURS["muted"],
+                     width=0.8, dash="3.2 2.4")
+    for j, (w, handle) in enumerate(zip(waves, handles, strict=False)):
+        part = frame[frame["wave_id"] == w]
+        yy = row_y[part["characteristic"].map(index).to_numpy()] + offsets[j]
+        ok = part["mean"].notna().to_numpy()
+        size = np.sqrt(34 if w == wave else 22)
+        for yi, low, high, mean in zip(yy[ok], part["ci_low"][ok], part["ci_high"][ok],
+                                       part["mean"][ok], strict=True):
+            fig.line(area.x(low), area.y(yi), area.x(high), area.y(yi), colour=handle.line,
+                     width=handle.width)
+            fig.marker(handle.marker, area.x(mean), area.y(yi), size, fill=handle.line,
+                       edge="white", edge_width=0.4)
+    label_x = area.right + 0.02 * (area.right - area.left)
+    for yi, words, hidden in zip(row_y, trends["words"], trends["suppressed"], strict=True):
+        if words or hidden:
+            fig.text(label_x, area.y(yi), words.lower() if words else "trend not shown",
+                     size=8.5, colour=COLOURS["ink"] if words else COLOURS["muted"])
+    y_labels(fig, area, row_y, [textwrap.fill(str(n), 30) for n in names.values()])
+    spines(fig, area)
+    legend(fig, handles, 2, measure=_text_width)
+    alt = _trend_alt(data, frame, collaboration)
+    return FigureOutput(svg=fig.svg(alt=alt), alt=alt, data=frame.reset_index(drop=True))
 
 
 def _trend_alt(data: ReportData, frame: pd.DataFrame, collaboration: str) -> str:
@@ -1181,48 +1202,57 @@ def value_modes_figure(data: ReportData, *, collaboration: str, wave: str) -> Fi
     """Bars of the share of respondents choosing each way of creating value, the ways the
     collaboration declared marked in words and by hatching."""
     frame = value_modes_frame(data, collaboration, wave)
-    y = np.arange(len(frame))[::-1].astype(float)
-    with figure(7.0, 0.55 * len(frame) + 1.2) as (fig, ax):
-        ax.set_axisbelow(True)
-        for yi, row in zip(y, frame.itertuples(), strict=True):
-            if np.isnan(row.share):
-                ax.text(0.5, yi, suppressed_text(data.threshold), ha="center", va="center",
-                        fontsize=9, color=COLOURS["muted"], style="italic")
-                continue
-            ax.barh(yi, row.share, height=0.6,
-                    color=COLOURS["focus"] if row.declared else COLOURS["sky"],
-                    hatch="" if row.declared else "//", edgecolor=COLOURS["ink"], lw=0.6)
-            ax.text(row.share + 0.01, yi, f"{fmt_percent(row.share)} "
-                    f"({fmt_int(row.n_chosen)} of {fmt_int(row.n_answered)})", va="center",
-                    fontsize=8.5, color=COLOURS["ink"])
-        ticks = [_plain(n) + ("\n(declared main way)" if m else "\n(declared)" if d else
-                              "\n(not declared)")
-                 for n, d, m in zip(frame["name"], frame["declared"], frame["declared_main"],
-                                    strict=True)]
-        ax.set_yticks(y, ticks, fontsize=9)
-        ax.set_xlim(0, 1.15)
-        ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
-        ax.axvline(0.5, color=COLOURS["muted"], ls=":", lw=1)
-        ax.set_xlabel("Share of respondents choosing this way (dotted line: half)")
-        ax.grid(axis="y", visible=False)
-        ax.tick_params(axis="y", length=0)
-        _legend(fig, [
-            Patch(facecolor=COLOURS["focus"], edgecolor=COLOURS["ink"],
-                  label="Declared by the collaboration"),
-            Patch(facecolor=COLOURS["sky"], hatch="//", edgecolor=COLOURS["ink"],
-                  label="Not declared"),
-        ], 2)
-        _fixed_layout(fig, left=1.5, right=0.15, top=0.1, bottom=0.8)
-        shown = frame[frame["share"].notna()]
-        alt = ("Bar chart of the share of respondents who said the collaboration creates value "
-               "in each of the four ways, with the ways the collaboration declared marked.")
-        if len(shown):
-            top = shown.loc[shown["share"].idxmax()]
-            alt += (f" Chosen most often: {top['name']} ({fmt_percent(top['share'])}, "
-                    f"{'declared' if top['declared'] else 'not declared'}).")
-        else:
-            alt += " No shares are shown for this wave."
-        return figure_output(fig, alt=alt, data=frame.drop(columns=["declared_text"]))
+    n_rows = len(frame)
+    y = np.arange(n_rows)[::-1].astype(float)
+    words = [f"{fmt_percent(r.share)} ({fmt_int(r.n_chosen)} of {fmt_int(r.n_answered)})"
+             for r in frame.itertuples()]
+    fig = SvgFigure(7.0, 0.55 * n_rows + 1.2)
+    width = 7.0 - 1.5 - 0.15  # inches
+    # A little beyond 100%, and further when a bar's label would not fit before the edge.
+    limit = max([1.15, *((r.share + 0.01) * width / (width + 0.1 - _text_width(w, 8.5))
+                         for r, w in zip(frame.itertuples(), words, strict=True)
+                         if not np.isnan(r.share))])
+    span = n_rows - 1 + 0.6  # the bars' extent, with matplotlib's 5% margins
+    area = plot_area(fig, left=1.5, right=0.15, top=0.1, bottom=0.8, xlim=(0, limit),
+                     ylim=(-0.3 - 0.05 * span, n_rows - 0.7 + 0.05 * span))
+    x_axis(fig, area, ticks=[0, 0.25, 0.5, 0.75, 1], labels=["0%", "25%", "50%", "75%", "100%"],
+           label="Share of respondents choosing this way (dotted line: half)")
+    bar = area.height(0.6)
+    for yi, row, label in zip(y, frame.itertuples(), words, strict=True):
+        at = area.y(yi)
+        if np.isnan(row.share):
+            fig.text(area.x(0.5), at, suppressed_text(data.threshold), anchor="middle", size=9,
+                     colour=COLOURS["muted"], italic=True)
+            continue
+        fig.rect(area.left, at - bar / 2, area.x(row.share) - area.left, bar,
+                 fill=COLOURS["focus"] if row.declared else COLOURS["sky"],
+                 hatch=None if row.declared else "//", stroke=COLOURS["ink"], stroke_width=0.6)
+        fig.text(area.x(row.share + 0.01), at, label, size=8.5)
+    half = area.x(0.5)
+    fig.line(half, area.top, half, area.bottom, colour=COLOURS["muted"], dash="1 1.65")
+    y_labels(fig, area, y, [n + ("\n(declared main way)" if m else "\n(declared)" if d else
+                                 "\n(not declared)")
+                            for n, d, m in zip(frame["name"], frame["declared"],
+                                               frame["declared_main"], strict=True)])
+    spines(fig, area)
+    legend(fig, _VALUE_MODES_LEGEND, 2, measure=_text_width)
+    shown = frame[frame["share"].notna()]
+    alt = ("Bar chart of the share of respondents who said the collaboration creates value "
+           "in each of the four ways, with the ways the collaboration declared marked.")
+    if len(shown):
+        top = shown.loc[shown["share"].idxmax()]
+        alt += (f" Chosen most often: {top['name']} ({fmt_percent(top['share'])}, "
+                f"{'declared' if top['declared'] else 'not declared'}).")
+    else:
+        alt += " No shares are shown for this wave."
+    return FigureOutput(svg=fig.svg(alt=alt), alt=alt,
+                        data=frame.drop(columns=["declared_text"]).reset_index(drop=True))
+
+
+_VALUE_MODES_LEGEND = (
+    LegendEntry("Declared by the collaboration", fill=COLOURS["focus"], edge=COLOURS["ink"]),
+    LegendEntry("Not declared", fill=COLOURS["sky"], hatch="//", edge=COLOURS["ink"]),
+)
 
 
 def value_modes_table(data: ReportData, *, collaboration: str, wave: str) -> TableOutput:
@@ -1369,13 +1399,12 @@ def network_figure(data: ReportData, *, collaboration: str, wave: str) -> Figure
     summary = sector_summary(data, collaboration, wave)
     n = len(summary["sectors"])
     if n == 0:
-        with figure(_MAP_WIDTH, 0.6) as (fig, ax):
-            ax.set_axis_off()
-            ax.text(0.5, 0.5, "No connections between sectors to show for this wave.",
-                    ha="center", va="center", fontsize=9, color=COLOURS["muted"],
-                    style="italic", transform=ax.transAxes)
-            return figure_output(fig, alt="No connections between sectors are shown for this "
-                                 "wave.", data=summary["ties"])
+        fig = SvgFigure(_MAP_WIDTH, 0.6)
+        fig.text(fig.width / 2, fig.height / 2, "No connections between sectors to show for "
+                 "this wave.", anchor="middle", size=9, colour=COLOURS["muted"], italic=True)
+        alt = "No connections between sectors are shown for this wave."
+        return FigureOutput(svg=fig.svg(alt=alt), alt=alt,
+                            data=summary["ties"].reset_index(drop=True))
     draw = _sector_map if n <= MAP_MAX_SECTORS else _sector_grid
     return draw(summary)
 
@@ -1391,7 +1420,8 @@ def _sector_map(summary: dict[str, Any]) -> FigureOutput:
     radius = 0.11 + 0.14 * np.sqrt(size / size.max())
     labels, boxes = [], []
     for k, s in enumerate(sectors.itertuples()):
-        lines = [*_wrap(s.label, 22).split("\n"), plural(int(s.organisations), "organisation")]
+        lines = [*textwrap.fill(str(s.label), 22).split("\n"),
+                 plural(int(s.organisations), "organisation")]
         if s.organisations > 1:
             lines.append(plural(int(s.within), "connection") + " within")
         width = max(_text_width(line, _MAP_FONT) for line in lines)
@@ -1406,49 +1436,56 @@ def _sector_map(summary: dict[str, Any]) -> FigureOutput:
         boxes.append((left, bottom, left + width, bottom + height))
     low = min(min(b[1] for b in boxes), float((y - radius).min())) - 0.1
     high = max(max(b[3] for b in boxes), float((y + radius).max())) + 0.1
-    height = high - low + _MAP_KEY
-    with figure(_MAP_WIDTH, height) as (fig, ax):
-        fig.set_layout_engine(None)
-        ax.set_position([0, _MAP_KEY / height, 1, 1 - _MAP_KEY / height])
-        ax.set_xlim(-_MAP_WIDTH / 2, _MAP_WIDTH / 2)
-        ax.set_ylim(low, high)  # one data unit is one inch either way
-        ax.set_axis_off()
-        position = {s: k for k, s in enumerate(sectors["sector"])}
-        placed: list[tuple[float, float, float, float]] = []
-        obstacles = [(x[k] - radius[k], y[k] - radius[k], x[k] + radius[k], y[k] + radius[k])
-                     for k in range(n)]
-        linked = pairs[pairs["n_ties"] > 0].sort_values("n_ties", ascending=False,
-                                                          kind="stable")
-        ends = [(position[a], position[b]) for a, b in zip(linked["sector_a"],
-                                                           linked["sector_b"], strict=True)]
-        segments = [((x[a], y[a]), (x[b], y[b])) for a, b in ends]
-        for k, p in enumerate(linked.itertuples()):
-            (xa, ya), (xb, yb) = segments[k]
-            # Widths on one scale in every report (more than 8 connections: as wide as 8).
-            ax.plot([xa, xb], [ya, yb], color=COLOURS["muted"], alpha=0.6,
-                    lw=1.0 + 0.8 * min(p.n_ties, 8), solid_capstyle="butt", zorder=1)
-            text = fmt_int(p.n_ties)
-            box = _edge_label_box(segments[k], (_text_width(text, _MAP_FONT) + 0.07) / 2, 0.1,
-                                  [*placed, *obstacles], segments[:k] + segments[k + 1:])
-            placed.append(box)
-            ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, text, ha="center",
-                    va="center", fontsize=_MAP_FONT, color=COLOURS["ink"], zorder=4,
-                    bbox={"boxstyle": "round,pad=0.25", "facecolor": "white",
-                          "edgecolor": COLOURS["muted"], "linewidth": 0.6})
-        for k, s in enumerate(sectors.itertuples()):
-            ax.add_patch(Circle((x[k], y[k]), radius[k], facecolor=COLOURS["focus"],
-                                edgecolor="white", linewidth=1.5, zorder=2))
-            ax.text(x[k], y[k], fmt_int(s.organisations), ha="center", va="center",
-                    fontsize=9, fontweight="bold", color="white", zorder=3)
-            lx, ly, text, ha, va = labels[k]
-            ax.text(lx, ly, text, ha=ha, va=va, fontsize=_MAP_FONT, color=COLOURS["ink"],
-                    linespacing=1.2, zorder=3)
-        fig.text(0.5 / _MAP_WIDTH, 0.08 / height,
-                 "Circle: a sector, sized and numbered by its partner organisations.\n"
-                 "Line: connections named between the organisations of two sectors, wider for "
-                 "more\n(the number is written on it); no line: none named.",
-                 ha="left", va="bottom", fontsize=8, color=COLOURS["muted"], linespacing=1.3)
-        return figure_output(fig, alt=_network_alt(summary, "map"), data=summary["ties"])
+    fig = SvgFigure(_MAP_WIDTH, high - low + _MAP_KEY)
+
+    def at(px: float, py: float) -> tuple[float, float]:  # inches about the centre -> points
+        return (px + _MAP_WIDTH / 2) * 72, (high - py) * 72
+
+    position = {s: k for k, s in enumerate(sectors["sector"])}
+    placed: list[tuple[float, float, float, float]] = []
+    obstacles = [(x[k] - radius[k], y[k] - radius[k], x[k] + radius[k], y[k] + radius[k])
+                 for k in range(n)]
+    linked = pairs[pairs["n_ties"] > 0].sort_values("n_ties", ascending=False, kind="stable")
+    ends = [(position[a], position[b]) for a, b in zip(linked["sector_a"], linked["sector_b"],
+                                                       strict=True)]
+    segments = [((x[a], y[a]), (x[b], y[b])) for a, b in ends]
+    edge_labels = []
+    for k, ties in enumerate(linked["n_ties"]):
+        (xa, ya), (xb, yb) = segments[k]
+        # Widths on one scale in every report (more than 8 connections: as wide as 8).
+        fig.line(*at(xa, ya), *at(xb, yb), colour=COLOURS["muted"], opacity=0.6,
+                 width=1.0 + 0.8 * min(ties, 8))
+        text = fmt_int(ties)
+        box = _edge_label_box(segments[k], (_text_width(text, _MAP_FONT) + 0.07) / 2, 0.1,
+                              [*placed, *obstacles], segments[:k] + segments[k + 1:])
+        placed.append(box)
+        edge_labels.append((text, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+    for k, s in enumerate(sectors.itertuples()):
+        fig.circle(*at(x[k], y[k]), radius[k] * 72, fill=COLOURS["focus"], stroke="white",
+                   stroke_width=1.5)
+        fig.text(*at(x[k], y[k]), fmt_int(s.organisations), anchor="middle", size=9,
+                 bold=True, colour="white")
+        lx, ly, text, ha, va = labels[k]
+        fig.text(*at(lx, ly), text, size=_MAP_FONT, anchor=_ANCHORS[ha], valign=va)
+    pad = 0.25 * _MAP_FONT
+    for text, cx, cy in edge_labels:  # on top of lines and circles
+        px, py = at(cx, cy)
+        width = _text_width(text, _MAP_FONT) * 72 + 2 * pad
+        height = 1.18 * _MAP_FONT + 2 * pad
+        fig.rect(px - width / 2, py - height / 2, width, height, fill="white",
+                 stroke=COLOURS["muted"], stroke_width=0.6, rounded=pad)
+        fig.text(px, py, text, anchor="middle", size=_MAP_FONT)
+    fig.text(0.5 * 72, fig.height - 0.08 * 72,
+             "Circle: a sector, sized and numbered by its partner organisations.\n"
+             "Line: connections named between the organisations of two sectors, wider for more\n"
+             "(the number is written on it); no line: none named.",
+             size=8, colour=COLOURS["muted"], valign="bottom", spacing=1.3)
+    alt = _network_alt(summary, "map")
+    return FigureOutput(svg=fig.svg(alt=alt), alt=alt,
+                        data=summary["ties"].reset_index(drop=True))
+
+
+_ANCHORS = {"left": "start", "center": "middle", "right": "end"}
 
 
 def _edge_label_box(segment: tuple[tuple[float, float], ...], half_w: float, half_h: float,
@@ -1495,56 +1532,52 @@ def _crosses(box: tuple[float, ...], p: tuple[float, float], q: tuple[float, flo
 def _sector_grid(summary: dict[str, Any]) -> FigureOutput:
     sectors = summary["sectors"]
     n = len(sectors)
-    names = [_plain(s) for s in sectors["label"]]
+    names = [str(s) for s in sectors["label"]]
     longest = max(_text_width(s, _MAP_FONT) for s in names)
     left, bottom = 0.2 + longest, 0.2 + 0.65 * longest  # column labels at 40 degrees
     cell = min(0.52, (_MAP_WIDTH - left - 0.3) / n)
-    width, height = max(left + n * cell + 0.3, 5.0), bottom + n * cell + 0.2
+    fig = SvgFigure(max(left + n * cell + 0.3, 5.0), bottom + n * cell + 0.2)
+    side = cell * 72
+    x0, y0 = left * 72, 0.2 * 72  # the grid's top left, in points
+
+    def centre(i: float, j: float) -> tuple[float, float]:  # row i, column j
+        return x0 + (j + 0.5) * side, y0 + (i + 0.5) * side
+
     position = {s: k for k, s in enumerate(sectors["sector"])}
     cmap = matplotlib.colormaps[SEQUENTIAL]
-    with figure(width, height) as (fig, ax):
-        fig.set_layout_engine(None)
-        ax.set_position([left / width, bottom / height, n * cell / width, n * cell / height])
-        ax.set_xlim(-0.5, n - 0.5)
-        ax.set_ylim(n - 0.5, -0.5)
-        ax.set_axis_off()
-        shaded, hatched = [], []
-        colours = []
-        for r in summary["ties"].itertuples():
-            i, j = position[r.sector_a], position[r.sector_b]
-            if j > i:  # symmetric: the lower triangle and the diagonal say it all
-                continue
-            if r.n_possible_ties == 0 or np.isnan(r.density):
-                hatched.append(Rectangle((j - 0.5, i - 0.5), 1, 1))
-                ax.text(j, i, "none\npossible", ha="center", va="center", fontsize=7,
-                        color=COLOURS["muted"])
-                continue
-            colour = cmap(0.08 + 0.8 * float(r.density))
-            shaded.append(Rectangle((j - 0.5, i - 0.5), 1, 1))
-            colours.append(colour)
-            ax.text(j, i, f"{fmt_int(r.n_ties)}\n{fmt_percent(r.density)}", ha="center",
-                    va="center", fontsize=_MAP_FONT - 0.5, linespacing=1.15,
-                    color=_ink_on(colour))
-        # Collections, not one patch per cell: one artist each, and no data limits to update.
-        ax.add_collection(PatchCollection(shaded, facecolors=colours, edgecolors="white",
-                                          linewidths=1.2, zorder=1), autolim=False)
-        ax.add_collection(PatchCollection(hatched, facecolors="white",
-                                          edgecolors=COLOURS["grid"], hatch="///",
-                                          linewidths=0.6, zorder=1), autolim=False)
-        ax.add_collection(PatchCollection(  # the diagonal (within a sector) outlined
-            [Rectangle((k - 0.46, k - 0.46), 0.92, 0.92) for k in range(n)], facecolors="none",
-            edgecolors=COLOURS["ink"], linewidths=1.0, zorder=3), autolim=False)
-        for k, name in enumerate(names):  # text, not ticks: a tick is four artists
-            ax.text(-0.62, k, name, ha="right", va="center", fontsize=_MAP_FONT,
-                    color=COLOURS["ink"])
-            ax.text(k + 0.1, n - 0.38, name, ha="right", va="top", rotation=40,
-                    rotation_mode="anchor", fontsize=_MAP_FONT, color=COLOURS["ink"])
-        fig.text((left + n * cell) / width, (bottom + n * cell) / height,
-                 "Each cell: connections named\nbetween the two sectors, and\nthe share of "
-                 "those possible\n(density; darker is higher).\nOutlined, on the diagonal:\n"
-                 "within the sector.", ha="right", va="top", fontsize=8, color=COLOURS["muted"],
-                 linespacing=1.3)
-        return figure_output(fig, alt=_network_alt(summary, "grid"), data=summary["ties"])
+    texts = []
+    for r in summary["ties"].itertuples():
+        i, j = position[r.sector_a], position[r.sector_b]
+        if j > i:  # symmetric: the lower triangle and the diagonal say it all
+            continue
+        cx, cy = centre(i, j)
+        if r.n_possible_ties == 0 or np.isnan(r.density):
+            fig.rect(cx - side / 2, cy - side / 2, side, side, fill="white",
+                     stroke=COLOURS["grid"], stroke_width=0.6, hatch="///")
+            texts.append((cx, cy, "none\npossible", 7, COLOURS["muted"], 1.2))
+            continue
+        colour = cmap(0.08 + 0.8 * float(r.density))
+        fig.rect(cx - side / 2, cy - side / 2, side, side, fill=to_hex(colour), stroke="white",
+                 stroke_width=1.2)
+        texts.append((cx, cy, f"{fmt_int(r.n_ties)}\n{fmt_percent(r.density)}",
+                      _MAP_FONT - 0.5, _ink_on(colour), 1.15))
+    for k in range(n):  # the diagonal (within a sector) outlined
+        cx, cy = centre(k, k)
+        fig.rect(cx - 0.46 * side, cy - 0.46 * side, 0.92 * side, 0.92 * side, fill="none",
+                 stroke=COLOURS["ink"])
+    for cx, cy, text, size, colour, spacing in texts:
+        fig.text(cx, cy, text, anchor="middle", size=size, colour=colour, spacing=spacing)
+    for k, name in enumerate(names):
+        fig.text(x0 - 0.12 * side, centre(k, 0)[1], name, anchor="end", size=_MAP_FONT)
+        fig.text(x0 + (k + 0.6) * side, y0 + (n + 0.12) * side, name, anchor="end",
+                 size=_MAP_FONT, valign="top", rotate=40)
+    fig.text(x0 + n * side, y0, "Each cell: connections named\nbetween the two sectors, and\n"
+             "the share of those possible\n(density; darker is higher).\nOutlined, on the "
+             "diagonal:\nwithin the sector.", anchor="end", valign="top", size=8,
+             colour=COLOURS["muted"], spacing=1.3)
+    alt = _network_alt(summary, "grid")
+    return FigureOutput(svg=fig.svg(alt=alt), alt=alt,
+                        data=summary["ties"].reset_index(drop=True))
 
 
 def _ink_on(colour: tuple[float, ...]) -> str:
