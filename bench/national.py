@@ -93,19 +93,22 @@ def _stored(root: Path):
     return ws, programme, family, store.load(store.wave_ids())
 
 
-def psychometrics(root: Path) -> dict:
+def psychometrics(root: Path, workers: int = WORKERS) -> dict:
     """The psychometrics of every stored wave, written to ``tables/psychometrics``."""
     from collab_stats.psychometrics import programme_psychometrics
     from pipelines.files import write_parquet_tables
 
+    from pipelines.analysis_flow import fit_workers
+
     ws, _, family, data = _stored(root)
-    result = programme_psychometrics(data, family)
+    with fit_workers(workers) as spread:  # as the pipeline does for a large programme
+        result = programme_psychometrics(data, family, workers=spread)
     tables = result.tables()
     write_parquet_tables(tables, ws.tables / "psychometrics")
     return {"tables": len(tables), "rows": sum(len(t) for t in tables.values())}
 
 
-def benchmark(root: Path) -> dict:
+def benchmark(root: Path, workers: int = WORKERS) -> dict:
     """Every benchmark table with disclosure control, written to ``tables/benchmark``."""
     from collab_stats.benchmarking import benchmark_programme
     from pipelines.files import write_parquet_tables
@@ -117,7 +120,11 @@ def benchmark(root: Path) -> dict:
     # as pipelines.analysis_flow.scalar_invariance does on the in-memory table
     supported = (bool(table.set_index("level").loc["scalar", "supported"]) if len(table)
                  else None)
-    result = benchmark_programme(data, family, programme, invariance_supported=supported)
+    from pipelines.analysis_flow import fit_workers
+
+    with fit_workers(workers) as spread:
+        result = benchmark_programme(data, family, programme, invariance_supported=supported,
+                                     workers=spread)
     tables = result.tables()
     write_parquet_tables(tables, ws.tables / "benchmark")
     write_parquet_tables(WaveStore(ws.store).ingest_tables(), ws.tables / "ingest")

@@ -26,6 +26,7 @@ from .comparison import kruskal, welch_anova
 from .disclosure import breakdown, complementary_suppression, suppress
 from .instrument.model import InstrumentFamily
 from .network import network_measures, sector_ties
+from .parallel import MapLike, check_workers
 from .peers import PEER_SETS, peer_benchmarks, profile
 from .programme import Programme
 from .psychometrics import wave_versions
@@ -183,6 +184,7 @@ def benchmark_programme(
     invariance_supported: bool | None = None,
     trends: bool = True,
     ci: float = 0.95,
+    workers: MapLike | None = None,
 ) -> ProgrammeBenchmark:
     """All benchmark and change tables for a programme, with disclosure control.
 
@@ -210,6 +212,9 @@ def benchmark_programme(
         a few tens of milliseconds per fit; turn off for very large programmes).
     ci : float
         Level of the confidence intervals.
+    workers : map-like callable, optional
+        Where the per-collaboration trend fits run (see :mod:`collab_stats.parallel`; e.g.
+        ``ProcessPoolExecutor(2).map``); default: here. The tables are the same either way.
 
     Notes
     -----
@@ -236,6 +241,7 @@ def benchmark_programme(
     threshold = check_number("threshold", programme.disclosure_threshold if threshold is None
                              else threshold, low=1, integer=True)
     check_option("weighting", weighting, ("none", "partner_balanced"))
+    check_workers(workers)
     versions = wave_versions(data)
     bands = family.latest.scoring
     scores = score_responses(data, family)
@@ -270,7 +276,7 @@ def benchmark_programme(
         kruskal(shown_scores), on=["wave_id", "characteristic"], suffixes=("_welch", "_kruskal"))
 
     change, trend_table, slopes = _change(data, family, versions, invariance_supported, ci,
-                                          threshold, raw, trends, hidden)
+                                          threshold, raw, trends, hidden, workers)
 
     def by_wave(table: pd.DataFrame, count: str) -> pd.DataFrame:
         return suppress(table, count=count, threshold=threshold, values=_figures(table, count),
@@ -484,7 +490,7 @@ def _same_scores_change(data, family, versions, comparable, comparable_scores, *
 
 
 def _change(data, family, versions, invariance_supported, ci, threshold, summaries, trends,
-            hidden):
+            hidden, workers=None):
     """Change between waves and mixed-model trends, on comparable items, suppressed; a change
     is hidden when either of its waves is hidden, a trend or slope when any wave is."""
     no_slopes = (pd.DataFrame(), pd.DataFrame())
@@ -506,7 +512,7 @@ def _change(data, family, versions, invariance_supported, ci, threshold, summari
                       secondary=wave_hidden | reference_hidden)
     if not trends or len(versions) < 3:
         return change, pd.DataFrame(), no_slopes
-    trend_table = collaboration_trends(scores, waves=list(versions), ci=ci)
+    trend_table = collaboration_trends(scores, waves=list(versions), ci=ci, workers=workers)
     # A trend is shown only when every wave behind it reaches the threshold.
     smallest = (summaries.groupby(["collaboration_id", "characteristic"], observed=True)["n"]
                 .min().rename("n_smallest_wave").reset_index())

@@ -40,6 +40,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -48,6 +49,7 @@ from scipy import optimize, stats
 
 from ._params import check_number, check_option
 from .errors import ParameterError
+from .parallel import MapLike, check_workers, run_all, split
 
 __all__ = [
     "CHANGE_LABELS",
@@ -71,6 +73,10 @@ INVARIANCE_CAVEAT = ("measurement invariance across these waves was not supporte
                      "reflect the questionnaire, not the collaboration")
 RANDOM_EFFECTS: tuple[tuple[str, ...], ...] = (
     ("respondent",), ("collaboration",), ("respondent", "collaboration"))
+
+#: Collaborations per piece of :func:`collaboration_trends` work (8 fits each, a few tens of
+#: milliseconds a fit: a piece takes seconds, long enough to be worth sending to a worker).
+TREND_CHUNK = 50
 
 _SCORE_COLUMNS = ("wave_id", "collaboration_id", "respondent_id", "characteristic", "score")
 
@@ -896,6 +902,7 @@ def collaboration_trends(
     waves: Sequence[str] | None = None,
     ci: float = 0.95,
     alpha: float = 0.05,
+    workers: MapLike | None = None,
 ) -> pd.DataFrame:
     """:func:`trend_model` for every collaboration and characteristic.
 
@@ -912,6 +919,10 @@ def collaboration_trends(
         Default: every characteristic in ``scores``.
     wave_numbers, waves, ci, alpha
         As for :func:`trend_model`.
+    workers : map-like callable, optional
+        Where the fits run, :data:`TREND_CHUNK` collaborations at a time (see
+        :mod:`collab_stats.parallel`; e.g. ``ProcessPoolExecutor(2).map``). Default: here,
+        one after another. The results are the same either way.
 
     Returns
     -------
@@ -935,6 +946,7 @@ def collaboration_trends(
     _check_scores(scores)
     _check_level("ci", ci)
     _check_level("alpha", alpha)
+    check_workers(workers)
     all_characteristics = _labels(scores["characteristic"])
     if characteristics is None:
         characteristics = all_characteristics
@@ -951,16 +963,31 @@ def collaboration_trends(
     frame["k"] = _codes(scores["characteristic"], all_characteristics)
     wanted = [all_characteristics.index(k) for k in characteristics]
     frame = frame[frame["c"].ge(0) & frame["k"].isin(wanted)]
+    # sorted by collaboration (stable: each one's rows keep their order), then cut into
+    # pieces of TREND_CHUNK collaborations, each piece fitted wherever ``workers`` says
+    frame = frame.iloc[np.argsort(frame["c"].to_numpy(), kind="stable")]
+    bounds = np.searchsorted(frame["c"].to_numpy(), np.arange(len(collaborations) + 1))
+    jobs = [partial(_trends_of, frame.iloc[bounds[r.start]:bounds[r.stop]],
+                    {c: collaborations[c] for c in r}, wanted, all_characteristics, ci, alpha)
+            for r in split(len(collaborations), TREND_CHUNK)]
+    rows = [row for piece in run_all(jobs, workers) for row in piece]
+    columns = list(TrendResult.__dataclass_fields__)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _trends_of(frame: pd.DataFrame, collaborations: dict[int, str], wanted: list[int],
+               characteristics: list[str], ci: float, alpha: float) -> list[dict]:
+    """The trend rows of some collaborations (code -> id; ``frame`` holds their rows, with
+    codes ``c`` and ``k``), collaboration by collaboration, characteristic by characteristic."""
     groups = {key: part for key, part in frame.groupby(["c", "k"], sort=False)}
     rows = []
     empty = frame.iloc[:0]
-    for c, collaboration in enumerate(collaborations):
+    for c, collaboration in collaborations.items():
         for k in wanted:
             part = groups.get((c, k), empty)
             used = part[part["score"].notna()].reset_index(drop=True)
-            result = _trend_one(used, characteristic=all_characteristics[k],
+            result = _trend_one(used, characteristic=characteristics[k],
                                 collaboration=collaboration, random=("respondent",),
                                 n_total=len(part), ci=ci, alpha=alpha)
             rows.append(asdict(result))
-    columns = list(TrendResult.__dataclass_fields__)
-    return pd.DataFrame(rows, columns=columns)
+    return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from .errors import ParameterError
 from .instrument.model import InstrumentFamily
 from .invariance import measurement_invariance
 from .omega import composite_reliability, omega_hierarchical
+from .parallel import MapLike, check_workers, run_all
 from .programme import Programme
 from .reliability import (
     grouped_item_analysis,
@@ -145,6 +147,7 @@ def programme_psychometrics(
     n_boot: int = 200,
     seed: int = 0,
     programme: Programme | None = None,
+    workers: MapLike | None = None,
 ) -> ProgrammePsychometrics:
     """Reliability, factor structure, invariance and aggregation for a whole programme.
 
@@ -178,6 +181,11 @@ def programme_psychometrics(
         programme's ``disclosure_threshold`` respondents, and the complementary cells), and
         their rwg(J) rows keep only their keys. Published group sizes (N, n0, groups) would
         otherwise let a reader work out a hidden collaboration's count.
+    workers : map-like callable, optional
+        Where the independent pieces run - the invariance fits, each wave's factor models,
+        each characteristic's reliability (see :mod:`collab_stats.parallel`; e.g.
+        ``ProcessPoolExecutor(2).map``); default: here, one after another. The tables are the
+        same either way.
 
     Notes
     -----
@@ -191,11 +199,13 @@ def programme_psychometrics(
     """
     min_respondents = check_number("min_respondents", min_respondents, low=2, integer=True)
     check_option("cfa_nan_policy", cfa_nan_policy, ("fiml", "listwise"))
+    check_workers(workers)
     versions = wave_versions(data)
     characteristics = [c.id for c in family.framework.characteristics]
 
-    reliability, items, agreement, fits, loadings = [], [], [], [], []
-    composite, hierarchical = [], []
+    # The independent pieces: each characteristic's reliability of a version, each wave's
+    # factor models, the invariance fits; handed to ``workers`` longest first.
+    reliability_jobs, model_jobs = [], []
     for version_id in dict.fromkeys(versions.values()):
         version = family.version(version_id)
         waves = [w for w, v in versions.items() if v == version_id]
@@ -203,55 +213,32 @@ def programme_psychometrics(
         matrix = matrix[matrix["instrument_version"].astype(str) == version_id].reset_index(drop=True)
         matrix["wave_id"] = matrix["wave_id"].astype(str)
         matrix["collaboration_id"] = matrix["collaboration_id"].astype(str)
-        by_characteristic = version.items_by_characteristic()
-        for characteristic, ids in by_characteristic.items():
-            values = matrix[list(ids)]
-            pooled = grouped_reliability(values, matrix[["wave_id"]], ci=ci)
-            omega_ci = omega_bootstrap_ci(values, matrix[["wave_id"]], ci=ci, n_boot=n_boot,
-                                          seed=seed)
-            pooled = pooled.merge(omega_ci, on="wave_id", how="left")
-            pooled.insert(1, "level", "programme")
-            pooled.insert(2, "collaboration_id", "")
-            by_collab = grouped_reliability(values, matrix[["wave_id", "collaboration_id"]], ci=ci)
-            by_collab.insert(1, "level", "collaboration")
-            by_collab[["omega_ci_low", "omega_ci_high"]] = np.nan  # programme level only
-            by_collab["omega_ci_level"] = ci
-            by_collab["omega_n_boot"] = 0
-            small = by_collab["n_total"] < min_respondents
-            by_collab.loc[small, ["alpha", "std_alpha", "average_r", "ci_low", "ci_high",
-                                  "omega"]] = np.nan
-            by_collab.loc[small, "reason"] = f"fewer than {min_respondents} respondents"
-            by_collab.loc[small, "omega_reason"] = f"fewer than {min_respondents} respondents"
-            # The exact size of a small collaboration is itself a figure about too few
-            # respondents: its counts go too (the reason says why).
-            counts = ["n_used", "n_total"]
-            by_collab[counts] = by_collab[counts].astype("Int64")
-            by_collab.loc[small, counts] = pd.NA
-            for table in (pooled, by_collab):
-                table.insert(3, "characteristic", characteristic)
-                table.insert(4, "instrument_version", version_id)
-                reliability.append(table)
-            item_table = grouped_item_analysis(values, matrix[["wave_id"]],
-                                               scale_points=[o.code for o in version.scale.options])
-            item_table.insert(1, "characteristic", characteristic)
-            item_table.insert(2, "instrument_version", version_id)
-            items.append(item_table)
-            for wave in waves:
-                rows = matrix["wave_id"] == wave
-                result = rwg_j(values[rows], matrix.loc[rows, "collaboration_id"].to_numpy(),
-                               n_options=version.scale.n_points)
-                frame = result.to_frame().rename(columns={"group": "collaboration_id"})
-                frame.insert(0, "wave_id", wave)
-                frame.insert(2, "characteristic", characteristic)
-                agreement.append(frame)
+        keys = matrix[["wave_id", "collaboration_id"]]
+        for characteristic, ids in version.items_by_characteristic().items():
+            reliability_jobs.append(partial(
+                _characteristic_reliability, matrix[list(ids)], keys, waves,
+                characteristic=characteristic, version=version, ci=ci, n_boot=n_boot,
+                seed=seed, min_respondents=min_respondents))
         if factor_models:
             for wave in waves:
-                sub = matrix[matrix["wave_id"] == wave]
-                fits_w, loads_w, comp_w = _factor_models(sub, version, family, cfa_nan_policy)
-                fits.extend(fits_w.assign(wave_id=wave).to_dict("records"))
-                loadings.append(loads_w.assign(wave_id=wave))
-                composite.append(comp_w.assign(wave_id=wave, instrument_version=version_id))
-                hierarchical.append(_omega_hierarchical(sub, version, wave))
+                model_jobs.append(partial(_wave_models, matrix[matrix["wave_id"] == wave],
+                                          version, family, cfa_nan_policy, wave))
+    invariance_jobs = []
+    if invariance and len(versions) > 1:
+        invariance_jobs.append(partial(_invariance_fit, *_invariance_frame(data, family, versions),
+                                       cfa_nan_policy))
+    done = run_all([*invariance_jobs, *model_jobs, *reliability_jobs], workers)
+    invariance_done = done[:len(invariance_jobs)]
+    models_done = done[len(invariance_jobs):len(invariance_jobs) + len(model_jobs)]
+    reliability_done = done[len(invariance_jobs) + len(model_jobs):]
+
+    reliability = [t for tables in reliability_done for t in tables[:2]]
+    items = [tables[2] for tables in reliability_done]
+    agreement = [frame for tables in reliability_done for frame in tables[3]]
+    fits = [row for fits_w, _, _, _ in models_done for row in fits_w]
+    loadings = [loads_w for _, loads_w, _, _ in models_done]
+    composite = [comp_w for _, _, comp_w, _ in models_done]
+    hierarchical = [row for _, _, _, row in models_done]
 
     reliability_table = _order(pd.concat(reliability, ignore_index=True), versions,
                                characteristics, ["level", "collaboration_id"])
@@ -275,8 +262,8 @@ def programme_psychometrics(
     comparable: tuple[str, ...] = ()
     invariance_table = pd.DataFrame()
     verdict = "Only one wave: comparisons over time are not assessed."
-    if invariance and len(versions) > 1:
-        comparable, invariance_table, verdict = _invariance(data, family, versions, cfa_nan_policy)
+    if invariance_done:
+        comparable, invariance_table, verdict = invariance_done[0]
     return ProgrammePsychometrics(
         reliability=reliability_table,
         item_analysis=item_table,
@@ -292,6 +279,62 @@ def programme_psychometrics(
                                       characteristics, []) if composite else pd.DataFrame()),
         omega_hierarchical=pd.DataFrame(hierarchical),
     )
+
+
+def _characteristic_reliability(values: pd.DataFrame, keys: pd.DataFrame, waves: list[str], *,
+                                characteristic: str, version, ci: float, n_boot: int,
+                                seed: int, min_respondents: int):
+    """One characteristic's reliability tables for the waves of one version: programme level
+    (with omega's bootstrap interval), collaboration level (small ones blanked), item
+    analysis, and rwg(J) per wave."""
+    version_id = version.version
+    pooled = grouped_reliability(values, keys[["wave_id"]], ci=ci)
+    omega_ci = omega_bootstrap_ci(values, keys[["wave_id"]], ci=ci, n_boot=n_boot, seed=seed)
+    pooled = pooled.merge(omega_ci, on="wave_id", how="left")
+    pooled.insert(1, "level", "programme")
+    pooled.insert(2, "collaboration_id", "")
+    by_collab = grouped_reliability(values, keys, ci=ci)
+    by_collab.insert(1, "level", "collaboration")
+    by_collab[["omega_ci_low", "omega_ci_high"]] = np.nan  # programme level only
+    by_collab["omega_ci_level"] = ci
+    by_collab["omega_n_boot"] = 0
+    small = by_collab["n_total"] < min_respondents
+    by_collab.loc[small, ["alpha", "std_alpha", "average_r", "ci_low", "ci_high",
+                          "omega"]] = np.nan
+    by_collab.loc[small, "reason"] = f"fewer than {min_respondents} respondents"
+    by_collab.loc[small, "omega_reason"] = f"fewer than {min_respondents} respondents"
+    # The exact size of a small collaboration is itself a figure about too few
+    # respondents: its counts go too (the reason says why).
+    counts = ["n_used", "n_total"]
+    by_collab[counts] = by_collab[counts].astype("Int64")
+    by_collab.loc[small, counts] = pd.NA
+    for table in (pooled, by_collab):
+        table.insert(3, "characteristic", characteristic)
+        table.insert(4, "instrument_version", version_id)
+    item_table = grouped_item_analysis(values, keys[["wave_id"]],
+                                       scale_points=[o.code for o in version.scale.options])
+    item_table.insert(1, "characteristic", characteristic)
+    item_table.insert(2, "instrument_version", version_id)
+    agreement = []
+    for wave in waves:
+        rows = keys["wave_id"] == wave
+        result = rwg_j(values[rows], keys.loc[rows, "collaboration_id"].to_numpy(),
+                       n_options=version.scale.n_points)
+        frame = result.to_frame().rename(columns={"group": "collaboration_id"})
+        frame.insert(0, "wave_id", wave)
+        frame.insert(2, "characteristic", characteristic)
+        agreement.append(frame)
+    return pooled, by_collab, item_table, agreement
+
+
+def _wave_models(matrix: pd.DataFrame, version, family: InstrumentFamily, nan_policy: str,
+                 wave: str):
+    """One wave's factor models: fit rows, loadings, composite reliability, omega
+    hierarchical."""
+    fits_w, loads_w, comp_w = _factor_models(matrix, version, family, nan_policy)
+    return (fits_w.assign(wave_id=wave).to_dict("records"), loads_w.assign(wave_id=wave),
+            comp_w.assign(wave_id=wave, instrument_version=version.version),
+            _omega_hierarchical(matrix, version, wave))
 
 
 def _order(table: pd.DataFrame, versions: dict[str, str], characteristics: Sequence[str],
@@ -379,8 +422,9 @@ def _aggregation(data, family, agreement, versions, hidden=None) -> pd.DataFrame
     return _order(out, versions, characteristics, [])
 
 
-def _invariance(data, family, versions, nan_policy):
-    """Configural / metric / scalar invariance across waves on comparable items."""
+def _invariance_frame(data, family, versions):
+    """The comparable items of every wave under their first version's ids (with
+    ``wave_id``), the one-factor-per-characteristic model over them, and the item ids."""
     used = list(dict.fromkeys(versions.values()))
     chains = family.comparable_items(*used)
     first = family.version(used[0])
@@ -398,6 +442,11 @@ def _invariance(data, family, versions, nan_policy):
             ["wave_id", *anchors]])
     frame = pd.concat(frames, ignore_index=True)
     frame["wave_id"] = frame["wave_id"].astype(str)
+    return frame, model, tuple(anchors)
+
+
+def _invariance_fit(frame, model, anchors, nan_policy):
+    """Configural / metric / scalar invariance across waves on comparable items."""
     result = measurement_invariance(frame, model, group="wave_id", nan_policy=nan_policy,
                                     standard_errors=False)
-    return tuple(anchors), result.to_frame(), result.verdict
+    return anchors, result.to_frame(), result.verdict

@@ -339,10 +339,11 @@ def _analyse_and_report(ws: Workspace, programme: Programme, wave: str, ingested
     key = wave_fingerprint(ws, wave, list(programme.wave_ids))
     record_site(ws, wave=wave, fingerprint=key, started=True, finished=None)
     with _timed("psychometrics"):
-        psychometrics = check_reliability(ws.root, wave)
+        psychometrics = check_reliability(ws.root, wave, dask=dask, dask_address=dask_address)
     record_stage(ws, wave, "reliability", fingerprint=key)
     with _timed("benchmark"):
-        benchmark = benchmark_wave(ws.root, wave, scalar_invariance(psychometrics))
+        benchmark = benchmark_wave(ws.root, wave, scalar_invariance(psychometrics), dask=dask,
+                                   dask_address=dask_address)
     record_stage(ws, wave, "benchmark", fingerprint=key)
     index = None
     if reports:

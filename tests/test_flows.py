@@ -507,6 +507,32 @@ def test_a_second_run_of_an_unchanged_programme_reads_the_analysis_from_the_cach
 
 @pytest.mark.prefect
 @pytest.mark.slow
+@pytest.mark.parametrize("where", ["processes", "dask"])
+def test_the_analysis_spread_over_workers_gives_the_same_tables(first_run, where):
+    """The fits of the psychometrics and of the trends on two local processes, or on a local
+    Dask cluster of two, give the tables the first run computed here (5 collaborations: below
+    PARALLEL_FROM, so serially) to the last digit; where they ran is not in the cache key."""
+    from pipelines import analysis_flow
+
+    ws, wave = first_run.ws, first_run.result["wave"]
+    key = analysis_flow.fingerprint.fn(ws.root, wave)
+    options = {"workers": 2, "dask": where == "dask"}
+    psychometrics = analysis_flow.compute_psychometrics.fn(ws.root, wave, key, **options)
+    benchmark = analysis_flow.compute_benchmark.fn(
+        ws.root, wave, key, analysis_flow.scalar_invariance(psychometrics), **options)
+    for ours, theirs in ((psychometrics, first_run.result["psychometrics"]),
+                         (benchmark, first_run.result["benchmark"])):
+        for name, table in theirs.tables().items():
+            pd.testing.assert_frame_equal(ours.tables()[name], table, check_exact=True,
+                                          obj=name)
+    excluded = {p.exclude and tuple(sorted(p.exclude)) for p in
+                analysis_flow.compute_psychometrics.cache_policy.policies if hasattr(p, "exclude")}
+    assert excluded == {("dask", "dask_address", "workers")}
+    assert analysis_flow.default_workers(analysis_flow.PARALLEL_FROM - 1) == 1
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
 def test_render_reports_on_a_dask_cluster_writes_the_same_files_as_the_local_path(
         first_run, tmp_path, monkeypatch):
     from pipelines import report_flow
