@@ -17,6 +17,12 @@ in at most 0.25 s on one core (the reports stage runs on 2 processes).
     COLLAB_BENCH_SIZES=100,300 python -m bench bench_national    # smaller sizes only
     COLLAB_BENCH_PDF=10 python -m bench bench_national           # and PDFs of 10 reports
     COLLAB_BENCH_STAGES=simulate,ingest python -m bench bench_national
+    COLLAB_BENCH_GROWTH=0 python -m bench bench_national         # skip the growth section
+
+Growth with respondents and with waves, separately (``COLLAB_BENCH_GROWTH`` collaborations,
+default 100): the programme as simulated by default over 3 waves, then with twice the
+waves, then with three times the respondents per collaboration; each stage's time per
+1,000 responses beside the base's (1.0 = linear in the responses).
 """
 
 from __future__ import annotations
@@ -52,12 +58,14 @@ def _stages() -> list[str]:
     return [s for s in STAGES if s in chosen]
 
 
-def run_size(folder: Path, n: int, stages: list[str]) -> dict[str, tuple[float, int, dict]]:
+def run_size(folder: Path, n: int, stages: list[str], waves: int = WAVES,
+             respondents: tuple[int, int] | None = None) -> dict[str, tuple[float, int, dict]]:
     root = folder / f"national-{n}"
     shutil.rmtree(root, ignore_errors=True)
     results = {}
     for stage in stages:
-        args: tuple = (root, n, WAVES) if stage == "simulate" else (root,)
+        args: tuple = ((root, n, waves, 2025, respondents) if stage == "simulate" else
+                       (root,))
         if stage == "pdf":
             args = (root, int(os.environ.get("COLLAB_BENCH_PDF", "10")))
         results[stage] = run_stage_in_child(stage, *args)
@@ -68,6 +76,29 @@ def run_size(folder: Path, n: int, stages: list[str]) -> dict[str, tuple[float, 
               f"  peak {peak / 2**20:7,.0f} MiB  ({what})", flush=True)
     shutil.rmtree(root, ignore_errors=True)
     return results
+
+
+#: The growth section: (label, waves, respondents per collaboration and wave).
+GROWTH = (("base: 3 waves, 6-80 respondents", 3, (6, 80)),
+          ("waves x 2: 6 waves", 6, (6, 80)),
+          ("respondents x 3: 18-240", 3, (18, 240)))
+
+
+def growth(folder: Path, n: int, stages: list[str]) -> None:
+    """Each stage's time per 1,000 responses as the waves and the respondents grow."""
+    stages = [s for s in stages if s != "pdf"]
+    per: dict[str, dict[str, float]] = {}
+    for label, waves, respondents in GROWTH:
+        print(f"Growth at {n:,} collaborations, {label}:")
+        run = run_size(folder, n, ["simulate", *[s for s in stages if s != "simulate"]],
+                       waves=waves, respondents=respondents)
+        responses = run["simulate"][2]["responses"]
+        per[label] = {s: run[s][0] / responses * 1000 for s in stages}
+    base = per[GROWTH[0][0]]
+    print("Growth (time per 1,000 responses against the base; 1.0 = linear):")
+    for label, *_ in GROWTH[1:]:
+        ratios = ", ".join(f"{s} {per[label][s] / base[s]:.2f}" for s in stages)
+        print(f"  {label}: {ratios}")
 
 
 def main() -> None:
@@ -96,6 +127,9 @@ def main() -> None:
                   "(target <= 0.25 s)")
         if "pdf" in run and run["pdf"][2].get("pdfs"):
             print(f"  a PDF: {run['pdf'][0] / run['pdf'][2]['pdfs']:.2f} s (one browser)")
+        n_growth = int(os.environ.get("COLLAB_BENCH_GROWTH", "100"))
+        if n_growth:
+            growth(Path(tmp), n_growth, stages)
         print("Reference programme (12 collaborations x 3 waves) against the stored run:")
         problems = compare_with_reference(run_reference(Path(tmp) / "reference"))
         print("  every table identical to the last digit" if not problems else

@@ -15,8 +15,9 @@ pdf                     PDFs of a sample of collaboration reports (optional)
 ======================  ==================================================================
 
 :func:`run_stage_in_child` runs one stage in a fresh process and returns its time, its peak
-resident memory (the child's own ``ru_maxrss``, so each stage's peak is its own, imports
-included) and what it did (rows, tables, reports). :func:`reference_tables` collects every
+resident memory (the larger of the child's own ``ru_maxrss`` and the largest total of the
+child and its worker processes, sampled every 0.2 s: each stage's peak is its own, imports
+and workers included) and what it did (rows, tables, reports). :func:`reference_tables` collects every
 table a run produced, for comparing an optimised run with a reference run to the last digit.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import resource
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,13 +39,19 @@ WORKERS = 2
 STAGES = ("simulate", "ingest", "psychometrics", "benchmark", "reports", "pdf")
 
 
-def simulate(root: Path, n_collaborations: int, n_waves: int, seed: int = 2025) -> dict:
-    """A simulated programme written into the workspace ``root`` with its exports waiting."""
+def simulate(root: Path, n_collaborations: int, n_waves: int, seed: int = 2025,
+             respondents: tuple[int, int] | None = None) -> dict:
+    """A simulated programme written into the workspace ``root`` with its exports waiting
+    (``respondents``: the range per collaboration and wave; default the simulator's)."""
     from collab_stats import simulate_programme
+    from collab_stats.simulate import SimulationSettings
     from pipelines.simulate_flow import export_waves, write_programme
     from pipelines.workspace import init_workspace
 
-    sim = simulate_programme(seed=seed, n_collaborations=n_collaborations, n_waves=n_waves)
+    settings = SimulationSettings() if respondents is None else SimulationSettings(
+        respondents=respondents)
+    sim = simulate_programme(seed=seed, n_collaborations=n_collaborations, n_waves=n_waves,
+                             settings=settings)
     init_workspace(root, programme=sim.programme)
     (root / "programme.yaml").unlink()
     write_programme.fn(sim, root)
@@ -96,9 +104,8 @@ def _stored(root: Path):
 def psychometrics(root: Path, workers: int = WORKERS) -> dict:
     """The psychometrics of every stored wave, written to ``tables/psychometrics``."""
     from collab_stats.psychometrics import programme_psychometrics
-    from pipelines.files import write_parquet_tables
-
     from pipelines.analysis_flow import fit_workers
+    from pipelines.files import write_parquet_tables
 
     ws, _, family, data = _stored(root)
     with fit_workers(workers) as spread:  # as the pipeline does for a large programme
@@ -111,6 +118,7 @@ def psychometrics(root: Path, workers: int = WORKERS) -> dict:
 def benchmark(root: Path, workers: int = WORKERS) -> dict:
     """Every benchmark table with disclosure control, written to ``tables/benchmark``."""
     from collab_stats.benchmarking import benchmark_programme
+    from pipelines.analysis_flow import fit_workers
     from pipelines.files import write_parquet_tables
     from pipelines.store import WaveStore
 
@@ -120,8 +128,6 @@ def benchmark(root: Path, workers: int = WORKERS) -> dict:
     # as pipelines.analysis_flow.scalar_invariance does on the in-memory table
     supported = (bool(table.set_index("level").loc["scalar", "supported"]) if len(table)
                  else None)
-    from pipelines.analysis_flow import fit_workers
-
     with fit_workers(workers) as spread:
         result = benchmark_programme(data, family, programme, invariance_supported=supported,
                                      workers=spread)
@@ -153,12 +159,33 @@ def pdf(root: Path, sample: int = 10) -> dict:
     return {"pdfs": len(pages)}
 
 
+def _sample_tree(stop: threading.Event, peaks: list[int]) -> None:
+    """The largest total resident memory of this process and its descendants (the worker
+    processes of a stage), sampled every 0.2 s until ``stop``."""
+    import psutil
+
+    me = psutil.Process()
+    while not stop.wait(0.2):
+        total = 0
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # ended between listing and reading
+                pass
+        peaks.append(total)
+
+
 def _child(conn, name: str, args: tuple) -> None:
+    stop, peaks = threading.Event(), [0]
+    sampler = threading.Thread(target=_sample_tree, args=(stop, peaks), daemon=True)
+    sampler.start()
     started = time.perf_counter()
     work = globals()[name](*args)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-    conn.send((seconds, peak, work))
+    stop.set()
+    sampler.join()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+    conn.send((seconds, max(own, *peaks), work))
     conn.close()
 
 

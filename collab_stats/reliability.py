@@ -1324,6 +1324,10 @@ def grouped_item_analysis(
     return out
 
 
+#: Resamples per pass of :func:`omega_bootstrap_ci` (bounds its memory).
+_BOOT_CHUNK = 25
+
+
 def omega_bootstrap_ci(
     values: np.ndarray | pd.DataFrame,
     groups: Any,
@@ -1391,15 +1395,21 @@ def omega_bootstrap_ci(
     codes = codes.to_numpy()
     x = frame.to_numpy(dtype=float)
     rng = np.random.default_rng(seed)
-    rows, labels = [], []
+    draws = []
     for g in range(len(keys)):
         members = np.flatnonzero(codes == g)
-        draws = members[rng.integers(0, len(members), size=(n_boot, len(members)))]
-        rows.append(draws.ravel())
-        labels.append(np.repeat(g * n_boot + np.arange(n_boot), len(members)))
-    boot = grouped_reliability(x[np.concatenate(rows)], np.concatenate(labels),
-                               nan_policy=nan_policy)
-    omega = boot["omega"].to_numpy().reshape(len(keys), n_boot)
+        draws.append(members[rng.integers(0, len(members), size=(n_boot, len(members)))])
+    # The resamples are computed _BOOT_CHUNK at a time, every group's in each pass (so the
+    # passes batch the same group sizes together: the same sums as one pass, in a fraction
+    # of the memory: a national wave's 200 resamples of 30,000 respondents are 6 million rows)
+    omega = np.empty((len(keys), n_boot))
+    for lo in range(0, n_boot, _BOOT_CHUNK):
+        hi = min(lo + _BOOT_CHUNK, n_boot)
+        rows = np.concatenate([d[lo:hi].ravel() for d in draws])
+        labels = np.concatenate([np.repeat(g * (hi - lo) + np.arange(hi - lo), d.shape[1])
+                                 for g, d in enumerate(draws)])
+        boot = grouped_reliability(x[rows], labels, nan_policy=nan_policy)
+        omega[:, lo:hi] = boot["omega"].to_numpy().reshape(len(keys), hi - lo)
     finite = np.isfinite(omega)
     enough = finite.sum(axis=1) >= n_boot / 2
     with np.errstate(all="ignore"):

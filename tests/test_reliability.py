@@ -718,3 +718,21 @@ def test_omega_bootstrap_ci_equals_a_loop_of_mcdonald_omega_on_the_same_resample
         assert row["omega_ci_high"] == pytest.approx(np.quantile(omegas, 0.975), abs=1e-10)
         point = mcdonald_omega(pd.DataFrame(values[members])).omega
         assert row["omega_ci_low"] < point < row["omega_ci_high"]
+
+
+def test_omega_bootstrap_ci_in_passes_equals_one_pass(monkeypatch):
+    """The resamples are computed _BOOT_CHUNK at a time (memory); the interval is the same to
+    the last digit as in one pass over all of them (groups of different sizes, a last pass
+    shorter than the others)."""
+    from collab_stats import reliability
+
+    rng = np.random.default_rng(12)
+    latent = rng.normal(size=(130, 1))
+    values = np.clip(np.round(3 + latent + rng.normal(scale=0.9, size=(130, 5))), 1, 5)
+    values[rng.random(values.shape) < 0.08] = np.nan
+    groups = np.repeat(["a", "b", "c"], [40, 57, 33])
+    monkeypatch.setattr(reliability, "_BOOT_CHUNK", 60)
+    one_pass = reliability.omega_bootstrap_ci(values, groups, n_boot=60, seed=3)
+    monkeypatch.setattr(reliability, "_BOOT_CHUNK", 7)
+    passes = reliability.omega_bootstrap_ci(values, groups, n_boot=60, seed=3)
+    pd.testing.assert_frame_equal(passes, one_pass, check_exact=True)
