@@ -28,6 +28,8 @@ import multiprocessing
 import resource
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,61 @@ def psychometrics(root: Path, workers: int = WORKERS) -> dict:
     return {"tables": len(tables), "rows": sum(len(t) for t in tables.values())}
 
 
+#: The steps of ``benchmark_programme`` (names in :mod:`collab_stats.benchmarking`) by the
+#: table they make; disclosure control (``suppress``, ``_suppress_linked``) and the final
+#: publication check are counted apart.
+TABLE_STEPS = {
+    "scores": ("score_responses",),
+    "summaries": ("characteristic_summaries", "hidden_cells"),
+    "favourable and items": ("item_distribution", "favourable_by_characteristic",
+                             "item_summaries"),
+    "response_rates": ("response_rates",),
+    "peers": ("peer_benchmarks",),
+    "profile": ("profile",),
+    "comparison": ("welch_anova", "kruskal"),
+    "change": ("_same_scores_change",),
+    "trends": ("collaboration_trends",),
+    "slopes": ("collaboration_slopes",),
+    "value_modes, main_mode, declared_match": ("value_mode_distribution",
+                                               "main_mode_agreement", "declared_match"),
+    "network": ("network_measures",),
+    "sector_ties": ("_sector_ties",),
+    "breakdowns": ("breakdown",),
+    "verdicts, item_peers": ("characteristic_verdicts", "item_peer_distribution"),
+    "disclosure control": ("suppress", "_suppress_linked"),
+    "publication check": ("publish_tables",),
+}
+
+
+@contextmanager
+def timed_tables() -> Iterator[dict[str, float]]:
+    """Seconds spent in each table's steps of ``benchmark_programme`` while the block runs
+    (the steps are wrapped where that module looks them up, and restored after)."""
+    from collab_stats import benchmarking
+
+    seconds: dict[str, float] = dict.fromkeys(TABLE_STEPS, 0.0)
+    originals = {name: getattr(benchmarking, name) for names in TABLE_STEPS.values()
+                 for name in names}
+
+    def timed(function, table):
+        def call(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[table] += time.perf_counter() - started
+        return call
+
+    for table, names in TABLE_STEPS.items():
+        for name in names:
+            setattr(benchmarking, name, timed(originals[name], table))
+    try:
+        yield seconds
+    finally:
+        for name, function in originals.items():
+            setattr(benchmarking, name, function)
+
+
 def benchmark(root: Path, workers: int = WORKERS) -> dict:
     """Every benchmark table with disclosure control, written to ``tables/benchmark``."""
     from collab_stats.benchmarking import benchmark_programme
@@ -128,13 +185,14 @@ def benchmark(root: Path, workers: int = WORKERS) -> dict:
     # as pipelines.analysis_flow.scalar_invariance does on the in-memory table
     supported = (bool(table.set_index("level").loc["scalar", "supported"]) if len(table)
                  else None)
-    with fit_workers(workers) as spread:
+    with fit_workers(workers) as spread, timed_tables() as seconds:
         result = benchmark_programme(data, family, programme, invariance_supported=supported,
                                      workers=spread)
     tables = result.tables()
     write_parquet_tables(tables, ws.tables / "benchmark")
     write_parquet_tables(WaveStore(ws.store).ingest_tables(), ws.tables / "ingest")
-    return {"tables": len(tables), "rows": sum(len(t) for t in tables.values())}
+    return {"tables": len(tables), "rows": sum(len(t) for t in tables.values()),
+            "seconds by table": dict(seconds)}
 
 
 def reports(root: Path, workers: int = WORKERS) -> dict:
