@@ -149,6 +149,9 @@ def _codes(column: pd.Series, categories: pd.Index) -> np.ndarray:
 def respondent_rows(responses: pd.DataFrame, respondents: pd.DataFrame) -> np.ndarray:
     """For each row of a table keyed by (wave_id, respondent_id), the position of its
     respondent in ``respondents`` (-1 where there is none)."""
+    fast = _respondent_rows_by_codes(responses, respondents)
+    if fast is not None:
+        return fast
     waves = pd.Index(pd.unique(respondents["wave_id"].astype(object)))
     people = pd.Index(pd.unique(respondents["respondent_id"].astype(object)))
     ow, orr = _codes(respondents["wave_id"], waves), _codes(respondents["respondent_id"], people)
@@ -162,6 +165,51 @@ def respondent_rows(responses: pd.DataFrame, respondents: pd.DataFrame) -> np.nd
     return np.where(found >= 0, first[found], -1)
 
 
+def _shared_codes(own: pd.Series, other: pd.Series) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Codes of two categorical columns in the categories of the first (-1 in the second
+    where its value is missing or not a category of the first), and how many categories;
+    None unless both are categorical and the first has no missing value."""
+    if not (isinstance(own.dtype, pd.CategoricalDtype)
+            and isinstance(other.dtype, pd.CategoricalDtype)):
+        return None
+    own_codes = own.cat.codes.to_numpy(dtype=np.int64)
+    if (own_codes < 0).any():
+        return None
+    categories = own.cat.categories
+    mapper = categories.get_indexer(other.cat.categories)
+    codes = other.cat.codes.to_numpy(dtype=np.int64)
+    return own_codes, np.where(codes >= 0, mapper[np.maximum(codes, 0)], -1), len(categories)
+
+
+def _respondent_rows_by_codes(responses: pd.DataFrame, respondents: pd.DataFrame
+                              ) -> np.ndarray | None:
+    """:func:`respondent_rows` from the categorical codes, with a dense lookup table when
+    the (wave, respondent) pairs are few enough; None when the columns do not allow it."""
+    waves = _shared_codes(respondents["wave_id"], responses["wave_id"])
+    people = _shared_codes(respondents["respondent_id"], responses["respondent_id"])
+    if waves is None or people is None:
+        return None
+    (ow, w, n_waves), (orr, r, n_people) = waves, people
+    n_keys = n_waves * n_people
+    if n_keys > 8 * (len(responses) + len(respondents)) + 1024:
+        return None
+    own = ow * n_people + orr
+    # A repeated key (an error validate_survey_data reports) maps to its first respondent.
+    first = np.flatnonzero(~pd.Index(own).duplicated())
+    lookup = np.full(n_keys, -1, dtype=np.int64)
+    lookup[own[first]] = first
+    key = np.where((w >= 0) & (r >= 0), w * n_people + r, -1)
+    return np.where(key >= 0, lookup[np.maximum(key, 0)], -1)
+
+
+def _has_duplicate_pairs(row: np.ndarray, codes: np.ndarray, n_codes: int) -> bool:
+    """Whether some (row, code) pair repeats (row >= -1, -1 <= code < n_codes)."""
+    key = (row + 1) * (n_codes + 1) + (codes + 1)
+    if len(key) and key.max() <= 8 * len(key) + 1024:
+        return bool(np.bincount(key).max() > 1)
+    return pd.Index(key).has_duplicates
+
+
 def _coerce(frame: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFrame:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -169,7 +217,8 @@ def _coerce(frame: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataF
     out = frame.loc[:, list(columns)].copy()
     for column, dtype in columns.items():
         if column == "missing_reason":
-            out[column] = out[column].astype(object).astype(_REASON_DTYPE)
+            if out[column].dtype != _REASON_DTYPE:
+                out[column] = out[column].astype(object).astype(_REASON_DTYPE)
         elif str(out[column].dtype) != dtype:
             try:
                 out[column] = out[column].astype(dtype)
@@ -242,7 +291,7 @@ def validate_survey_data(
             add(f"respondents.{column}", f"{int(resp[column].isna().sum())} rows have no value")
 
     versions = set(instrument.version_ids)
-    bad_versions = set(resp["instrument_version"].dropna().astype(str)) - versions
+    bad_versions = set(_distinct_texts(resp["instrument_version"].dropna())) - versions
     if bad_versions:
         add("respondents.instrument_version", f"unknown versions {sorted(bad_versions)}")
 
@@ -261,11 +310,11 @@ def validate_survey_data(
             f"their instrument version, e.g. {first['wave_id']}/{first['respondent_id']}: "
             f"{n_rows[wrong[0]]} rows, expected {int(expected[wrong[0]])}")
     item_codes = ans["item_id"].cat.codes.to_numpy(dtype=np.int64)
-    if pd.Index(row * (len(ans["item_id"].cat.categories) + 1) + item_codes).has_duplicates:
+    if _has_duplicate_pairs(row, item_codes, len(ans["item_id"].cat.categories)):
         add("responses", "duplicate (wave_id, respondent_id, item_id) rows")
 
     all_items = {i for v in instrument.versions for i in v.item_ids}
-    unknown_items = set(ans["item_id"].dropna().astype(str)) - all_items
+    unknown_items = set(_distinct_texts(ans["item_id"].dropna())) - all_items
     if unknown_items:
         add("responses.item_id", f"unknown items {sorted(unknown_items)[:10]}")
     scale = instrument.latest.scale
@@ -296,17 +345,24 @@ def validate_survey_data(
         raise DataSchemaError("survey data", problems)
 
 
+def _distinct_texts(column: pd.Series) -> pd.Series:
+    """The distinct values of a column as text (``column.astype(str)`` without repeats), in
+    order of first appearance."""
+    return column.drop_duplicates().astype(str)
+
+
 def _check_against_programme(data: SurveyData, programme, add) -> None:
     resp = data.respondents
     waves = set(programme.wave_ids)
-    unknown = set(resp["wave_id"].astype(str)) - waves
+    unknown = set(_distinct_texts(resp["wave_id"])) - waves
     if unknown:
         add("respondents.wave_id", f"waves not in the programme: {sorted(unknown)}")
     partners = {c.id: {p.id for p in c.partners} for c in programme.collaborations}
-    unknown = set(resp["collaboration_id"].astype(str)) - set(partners)
+    unknown = set(_distinct_texts(resp["collaboration_id"])) - set(partners)
     if unknown:
         add("respondents.collaboration_id", f"collaborations not in the programme: {sorted(unknown)[:10]}")
-    pairs = resp[["collaboration_id", "partner_id"]].dropna().astype(str).drop_duplicates()
+    pairs = (resp[["collaboration_id", "partner_id"]].dropna().drop_duplicates().astype(str)
+             .drop_duplicates())
     bad = [(c, p) for c, p in pairs.itertuples(index=False) if p not in partners.get(c, ())]
     if bad:
         add("respondents.partner_id", f"{len(bad)} partner organisations not listed for their "

@@ -127,9 +127,11 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Literal
 
 import numpy as np
@@ -137,12 +139,15 @@ import pandas as pd
 
 from .._params import check_number, check_option
 from ..errors import IngestError, ParameterError, Problem
-from ..instrument.model import ANSWER_MISSING_REASONS, Instrument, InstrumentFamily
+from ..instrument.model import (
+    ANSWER_MISSING_REASONS,
+    MISSING_REASONS,
+    Instrument,
+    InstrumentFamily,
+)
 from ..schema import (
-    COMMENT_COLUMNS,
     RESPONDENT_COLUMNS,
     RESPONSE_COLUMNS,
-    SELECTION_COLUMNS,
     SurveyData,
     make_survey_data,
     validate_survey_data,
@@ -158,7 +163,7 @@ from .mapping import (
 )
 from .pseudonym import pseudonymise
 from .raw import RawColumn, RawExport
-from .times import guess_date_order, parse_times
+from .times import guess_date_order, parse_time_column
 from .times import is_blank as _is_blank
 
 __all__ = ["QUARANTINE_REASONS", "ConvertReport", "ConvertResult", "UnusableValues",
@@ -178,6 +183,10 @@ _TRUE = {"1", "2", "true", "t", "yes", "y", "complete", "completed", "finished",
 _FALSE = {"0", "false", "f", "no", "n", "incomplete", "partial", "not finished"}
 _UNCHECKED = {"0", "false", "no", "unchecked", "not selected", "not checked"}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_REASON_DTYPE = pd.CategoricalDtype(list(MISSING_REASONS))
+# Delimiters that normalise_text folds into a space and that never combine with a
+# neighbouring character under NFKC.
+_PLAIN_SEPARATORS = frozenset(";,|/\t ")
 
 OnUnknownLabel = Literal["skip", "quarantine"]
 
@@ -433,13 +442,33 @@ def _options(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def _split_options(cell: str, options: Mapping[str, str], delimiter: str) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class _OptionIndex:
+    """What splitting multi-select cells needs to know of one set of options: the most
+    words of an option, and every text of whole words that begins an option of several
+    words (only a piece that is one of them can start a match of several pieces)."""
+
+    most_words: int
+    prefixes: frozenset[str]
+
+    @classmethod
+    def of(cls, options: Mapping[str, str]) -> _OptionIndex:
+        words = [key.split() for key in options]
+        return cls(max(map(len, words), default=0),
+                   frozenset(" ".join(w[:i]) for w in words for i in range(1, len(w))))
+
+
+def _split_options(cell: str, options: Mapping[str, str], delimiter: str, *,
+                   index: _OptionIndex | None = None) -> tuple[list[str], int]:
     """Option ids named in a one-column multi-select cell, and the number of unknown pieces.
 
     Pieces between delimiters are joined greedily (longest first), so labels that contain
-    the delimiter still match."""
+    the delimiter still match. ``index``: :meth:`_OptionIndex.of` the options (computed when
+    not given)."""
     sep = delimiter or (";" if ";" in cell else ",")
     pieces = [p for p in cell.split(sep) if p.strip()]
+    if set(sep) <= _PLAIN_SEPARATORS:
+        return _split_plain(pieces, options, index or _OptionIndex.of(options))
     chosen, unknown, k = [], 0, 0
     while k < len(pieces):
         for end in range(len(pieces), k, -1):
@@ -452,6 +481,183 @@ def _split_options(cell: str, options: Mapping[str, str], delimiter: str) -> tup
             unknown += 1
             k += 1
     return chosen, unknown
+
+
+def _split_plain(pieces: list[str], options: Mapping[str, str], index: _OptionIndex
+                 ) -> tuple[list[str], int]:
+    """:func:`_split_options` for a delimiter of plain separators (``;``, ``,`` ...), which
+    normalise_text folds into a space: the normalised text of joined pieces is then that of
+    the pieces joined by a space, so each piece is normalised once; joins of more words
+    than the longest option are not tried, nor joins at all when no piece can begin one."""
+    norms = [normalise_text(p) for p in pieces]
+    if all(norms) and index.prefixes.isdisjoint(norms):  # each piece stands alone
+        chosen = [options[x] for x in norms if x in options]
+        return chosen, len(norms) - len(chosen)
+    # words[e]: words of the first e pieces (a normalised text has single spaces).
+    words = list(accumulate((x.count(" ") + 1 if x else 0 for x in norms), initial=0))
+    chosen, unknown, k = [], 0, 0
+    while k < len(pieces):
+        longest = bisect_right(words, words[k] + index.most_words) - 1
+        for end in range(longest, k, -1):
+            norm = " ".join(x for x in norms[k:end] if x)
+            if norm in options:
+                chosen.append(options[norm])
+                k = end
+                break
+        else:
+            unknown += 1
+            k += 1
+    return chosen, unknown
+
+
+# --- distinct cells ----------------------------------------------------------------------------
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, list[Any], bool]:
+    """Codes and distinct cells of a column, in order of first appearance, and whether every
+    distinct cell is text.
+
+    ``uniques[codes[i]]`` is row ``i``'s cell; code -1 marks a cell the table holds as
+    missing (None, NaN). Text columns are factorised by pandas; other columns cell by cell,
+    keeping cells of different types apart (``1``, ``1.0`` and ``True`` are three cells, as
+    their texts differ)."""
+    if column.dtype != object and pd.api.types.is_string_dtype(column.dtype) or (
+            column.dtype == object
+            and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")):
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), list(uniques), True
+    index: dict[Any, int] = {}
+    uniques: list[Any] = []
+    codes = np.empty(len(column), dtype=np.int64)
+    for i, cell in enumerate(column.to_numpy(dtype=object)):
+        key = (type(cell), cell, repr(cell)) if isinstance(cell, float) else (type(cell), cell)
+        try:
+            code = index.setdefault(key, len(uniques))
+        except TypeError:  # an unhashable cell is a value of its own
+            code = len(uniques)
+        if code == len(uniques):
+            uniques.append(cell)
+        codes[i] = code
+    return codes, uniques, False
+
+
+def _per_value(decide, cells: list[Any], dtype: Any = object) -> np.ndarray:
+    """``decide(cell)`` for each distinct cell and, last, for a missing one (None): indexed
+    with a column's codes (-1 picks the last entry) it gives the result of every row."""
+    results = [decide(c) for c in cells] + [decide(None)]
+    if dtype is not object:
+        return np.array(results, dtype=dtype)
+    out = np.empty(len(results), dtype=object)
+    for k, result in enumerate(results):
+        out[k] = result
+    return out
+
+
+class _Cells:
+    """The cells of one column as its distinct values (see :func:`_factorize`).
+
+    Each rule is decided once per distinct cell (:meth:`per_value`) and spread over the rows
+    with numpy indexing (``result[cells.codes]``).
+    """
+
+    def __init__(self, column: pd.Series) -> None:
+        self.column = column
+        self.codes, self.uniques, texts = _factorize(column)
+        self.blank_of = (np.array([not c.strip() for c in self.uniques] + [True], dtype=bool)
+                         if texts else self.per_value(_is_blank, dtype=bool))
+        #: Whether each row's cell is blank.
+        self.blank = self.blank_of[self.codes]
+
+    def per_value(self, decide, dtype: Any = object) -> np.ndarray:
+        """``decide(cell)`` per distinct cell, then for a missing cell (see :func:`_per_value`)."""
+        return _per_value(decide, self.uniques, dtype)
+
+    def rows(self, of_value: np.ndarray) -> np.ndarray:
+        """The rows (ascending) whose distinct cell has ``of_value`` true."""
+        return np.flatnonzero(of_value[self.codes])
+
+    def texts(self, rows: np.ndarray, width: int) -> list[str]:
+        """The stripped texts of the cells of ``rows``, cut to ``width`` characters."""
+        text_of = self.per_value(lambda c: _text(c)[:width])
+        return text_of[self.codes[rows]].tolist()
+
+
+class _Findings:
+    """What conversion finds, kept in the order the rules find it: row problems (quarantine),
+    cell issues, unknown labels and values, and unusable values per column."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        #: Whether each row has a problem so far.
+        self.has_problem = np.zeros(n, dtype=bool)
+        self._problems: list[tuple[np.ndarray, str, str, Any]] = []
+        self._issues: list[tuple[np.ndarray, str, Any, Any]] = []
+        self.unknown_labels: Counter[str] = Counter()
+        self.unknown_values: dict[str, Counter[str]] = {}
+        # Column -> [field, count, first row index, first text, problem, outcome].
+        self.unusable: dict[str, list[Any]] = {}
+
+    def problem(self, rows: np.ndarray, reason: str, column: str, message: Any) -> None:
+        """A quarantine reason for ``rows``; ``message`` one text or one per row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size:
+            self._problems.append((rows, reason, column, message))
+            self.has_problem[rows] = True
+
+    def issue(self, rows: np.ndarray, column: str, issue: Any, message: Any) -> None:
+        """A cell issue for ``rows``; ``issue`` and ``message`` one text or one per row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size:
+            self._issues.append((rows, column, issue, message))
+
+    def unknown_value(self, column: str, cells: _Cells, rows: np.ndarray) -> None:
+        """Count the texts of ``rows`` among the column's values that matched no option."""
+        if len(rows):
+            self.unknown_values.setdefault(column, Counter()).update(cells.texts(rows, 80))
+
+    def unusable_value(self, column: str, fieldname: str, cells: _Cells, rows: np.ndarray,
+                       problem: str, outcome: str) -> None:
+        """Count ``rows`` as unusable values of the column (the first one named)."""
+        if not len(rows):
+            return
+        first = int(rows[0])
+        entry = self.unusable.setdefault(column, [fieldname, 0, first,
+                                                  cells.texts(rows[:1], 40)[0], problem, outcome])
+        entry[1] += len(rows)
+
+    def quarantine(self, source: str, file_rows: np.ndarray, people: np.ndarray
+                   ) -> tuple[pd.DataFrame, Counter[str]]:
+        """One row per problem, by row, each row's problems in :data:`QUARANTINE_REASONS`
+        order (then in the order found); and how many rows each primary reason has."""
+        entries = [(int(i), QUARANTINE_REASONS.index(reason), k, column, _nth(message, m))
+                   for k, (rows, reason, column, message) in enumerate(self._problems)
+                   for m, i in enumerate(rows.tolist())]
+        entries.sort(key=lambda e: e[:3])
+        primary: Counter[str] = Counter()
+        q_rows, previous = [], -1
+        for i, reason, _, column, message in entries:
+            first = i != previous
+            if first:
+                primary[QUARANTINE_REASONS[reason]] += 1
+            q_rows.append((source, int(file_rows[i]), column, QUARANTINE_REASONS[reason],
+                           message, people[i], first))
+            previous = i
+        frame = pd.DataFrame(q_rows, columns=QUARANTINE_COLUMNS).astype(
+            {"row": "int64", "primary": "bool"})
+        return frame, primary
+
+    def cell_issues(self, source: str, file_rows: np.ndarray, people: np.ndarray
+                    ) -> pd.DataFrame:
+        """One row per cell issue, in the order found."""
+        rows = [(source, int(file_rows[i]), column, _nth(issue, m), _nth(message, m), people[i])
+                for r, column, issue, message in self._issues
+                for m, i in enumerate(r.tolist())]
+        return pd.DataFrame(rows, columns=ISSUE_COLUMNS).astype({"row": "int64"})
+
+
+def _nth(value: Any, m: int) -> Any:
+    """``value`` when it is one text, else its ``m``-th entry."""
+    return value if isinstance(value, str) else value[m]
 
 
 # --- checking the mapping against the export ---------------------------------------------------
@@ -504,6 +710,7 @@ def _check_mapping(mapping: ColumnMapping, cols: dict[str, RawColumn], family: I
                     add(where, f"{oid!r} is not a known option of {rule.target}")
     if problems:
         raise MappingError(mapping.source or "<mapping>", problems)
+
 
 
 # --- the conversion ----------------------------------------------------------------------------
@@ -591,39 +798,99 @@ def convert_export(
                              "column for this export")
 
     source = raw.source
-    file_rows = [int(r) for r in raw.row_numbers]
-    cell = lambda cid: raw.frame[cols[cid].key].to_numpy(dtype=object)  # noqa: E731
+    file_rows = np.array([int(r) for r in raw.row_numbers], dtype=np.int64)
+    distinct: dict[str, _Cells] = {}
+
+    def cells(cid: str) -> _Cells:
+        if cid not in distinct:
+            distinct[cid] = _Cells(raw.frame[cols[cid].key])
+        return distinct[cid]
+
     notes: list[str] = []
-    problems: list[list[tuple[str, str, str]]] = [[] for _ in range(n)]  # (reason, column, msg)
-    truncated = set(raw.truncated_rows)
-    for i in (i for i, row in enumerate(file_rows) if row in truncated):
-        problems[i].append(("truncated", "", "the file ends inside this response (cut off "
-                            "before its end): export the file again"))
-    issues: list[tuple[int, str, str, str]] = []  # (row index, column, issue, message)
-    unknown_labels: Counter[str] = Counter()
-    unknown_values: dict[str, Counter[str]] = {}
-
-    def unknown_value(cid: str, value: Any) -> None:
-        unknown_values.setdefault(cid, Counter())[_text(value)[:80]] += 1
-
-    # Column -> [field, count, first row index, first text, problem, outcome].
-    unusable: dict[str, list[Any]] = {}
     warnings: list[str] = []
+    found = _Findings(n)
+    truncated = np.flatnonzero(np.isin(file_rows, np.array(raw.truncated_rows, dtype=np.int64)))
+    found.problem(truncated, "truncated", "", "the file ends inside this response (cut off "
+                  "before its end): export the file again")
 
-    def unusable_value(cid: str, fieldname: str, i: int, value: Any, problem: str,
-                       outcome: str) -> None:
-        entry = unusable.setdefault(cid, [fieldname, 0, i, _text(value)[:40], problem, outcome])
-        entry[1] += 1
-
-    # Respondent keys -> pseudonyms.
     id_col = by_target.get(("meta", "respondent_id"))
-    fallback = [f"{source}#row{r}" for r in file_rows]
-    has_id = np.zeros(n, dtype=bool)
-    keys = list(fallback)
-    if id_col is not None:
-        for i, value in enumerate(cell(id_col)):
-            if not _is_blank(value):
-                keys[i], has_id[i] = _text(value), True
+    people, has_id = _pseudonyms(cells(id_col) if id_col is not None else None, id_col, source,
+                                 file_rows, secret, programme.id, notes, warnings)
+    if drop_previews and ("meta", "status") in by_target:
+        _previews(by_target[("meta", "status")], cells(by_target[("meta", "status")]), found)
+    completed = _completion(by_target, cells, found, notes)
+    if speeder_seconds is not None:
+        _speeders(by_target, cells, speeder_seconds, found, notes)
+    submitted = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    if ("meta", "submitted_at") in by_target:
+        cid = by_target[("meta", "submitted_at")]
+        submitted = _read_times(cid, rules[cid], cells(cid), raw.format, mapping.timezone,
+                                found, notes)
+    else:
+        notes.append("no submitted_at column: submission times are unknown")
+
+    collab_of = _collaborations(by_target, rules, cells, programme, collaboration, n, found)
+    partner_of = _partners(by_target, rules, cells, programme, collab_of, n, found)
+    profile = _profile(by_target, rules, cells, version, family, n, found)
+
+    items = version.item_ids
+    values, reasons, reason_names = _items(by_target, rules, cols, cells, version, mapping,
+                                           on_unknown_label, n, found)
+    _incomplete(values, reasons, reason_names, completed, min_completion, found)
+    _duplicates(people, has_id, completed, submitted, file_rows, id_col, found)
+    selections = _selections(rules, cells, family, programme, collab_of, found)
+    comments = _comments(rules, cells, version, found)
+
+    accepted = ~found.has_problem
+    quarantine, primary = found.quarantine(source, file_rows, people)
+    cell_issues = found.cell_issues(source, file_rows, people)
+    data = _survey_data(
+        accepted, people, collab_of, partner_of, profile, completed, submitted, values,
+        reasons, reason_names, items, wave_id, version.version, selections, comments)
+    validate_survey_data(data, family, programme=programme)
+
+    mapped = set(mapping.columns)
+    without = tuple(i for i in items if ("item", i) not in by_target)
+    if without:
+        notes.append(f"{len(without)} items of version {version.version} have no column: "
+                     "blank for everyone")
+    unusable_values = tuple(
+        UnusableValues(field=f, column=cid, n_unusable=count,
+                       n_values=int((~cells(cid).blank).sum()),
+                       first_row=int(file_rows[first]), first_value=text, problem=problem,
+                       outcome=outcome)
+        for cid, (f, count, first, text, problem, outcome) in found.unusable.items())
+    warnings.extend(u.message() for u in unusable_values)
+    report = ConvertReport(
+        source=source, wave_id=wave_id, instrument_version=version.version,
+        rows_read=n, rows_accepted=int(accepted.sum()),
+        rows_quarantined={r: int(primary.get(r, 0)) for r in QUARANTINE_REASONS},
+        unmatched_columns=tuple(c for c in cols if c not in mapped),
+        missing_columns=tuple(c for c in mapping.columns if c not in cols),
+        items_without_column=without,
+        unknown_labels=dict(found.unknown_labels),
+        unknown_values={c: dict(v) for c, v in found.unknown_values.items()},
+        notes=tuple(notes),
+        unusable_values=unusable_values,
+        warnings=tuple(warnings),
+    )
+    return ConvertResult(data=data, quarantine=quarantine, cell_issues=cell_issues,
+                         report=report)
+
+
+# --- respondents, status and completion --------------------------------------------------------
+
+
+def _pseudonyms(ids: _Cells | None, id_col: str | None, source: str, file_rows: np.ndarray,
+                secret: bytes, programme_id: str, notes: list[str], warnings: list[str]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's pseudonym (of its respondent id, else of the file and row) and whether the
+    row has an id."""
+    n = len(file_rows)
+    has_id = np.zeros(n, dtype=bool) if ids is None else ~ids.blank
+    keys = np.empty(n, dtype=object)
+    if ids is not None:
+        keys[:] = ids.per_value(_text)[ids.codes]
         if n and not has_id.any():
             warnings.append(f"respondent id column {id_col!r} is blank in every row: "
                             "respondents cannot be linked across waves and duplicates cannot "
@@ -635,138 +902,205 @@ def convert_export(
     else:
         notes.append("no respondent id column: pseudonyms are of the file and row, so the "
                      "panel cannot be linked across waves")
-    people = pseudonymise(keys, secret=secret, programme_id=programme.id)
+    missing = np.flatnonzero(~has_id)
+    keys[missing] = [f"{source}#row{r}" for r in file_rows[missing].tolist()]
+    return pseudonymise(keys, secret=secret, programme_id=programme_id), has_id
 
-    # Status, completion, duration, time.
-    if drop_previews and ("meta", "status") in by_target:
-        for i, value in enumerate(cell(by_target[("meta", "status")])):
-            if _is_blank(value):
-                continue
-            number, text = _as_number(value), normalise_text(value)
-            if (number is not None and number in _PREVIEW_CODES) or any(
-                    w in text for w in _PREVIEW_WORDS):
-                problems[i].append(("preview", by_target[("meta", "status")],
-                                    "a preview, test or spam response"))
+
+def _is_preview(cell: Any) -> bool:
+    """Whether a status cell marks a preview, test or spam response."""
+    if _is_blank(cell):
+        return False
+    number, text = _as_number(cell), normalise_text(cell)
+    return (number is not None and number in _PREVIEW_CODES) or any(
+        w in text for w in _PREVIEW_WORDS)
+
+
+def _previews(cid: str, status: _Cells, found: _Findings) -> None:
+    """Quarantine preview, test and spam responses."""
+    found.problem(status.rows(status.per_value(_is_preview, dtype=bool)), "preview", cid,
+                  "a preview, test or spam response")
+
+
+def _finished_flag(cell: Any) -> int:
+    """1 (finished), 0 (not finished) or -1 (not a yes/no flag) for a ``finished`` cell."""
+    text = normalise_text(cell) if not _is_blank(cell) else ""
+    number = _as_number(cell)
+    if number is not None:
+        text = str(int(number)) if number.is_integer() else text
+    return 1 if text in _TRUE else 0 if text in _FALSE else -1
+
+
+def _percentage(cell: Any) -> float:
+    """A ``progress`` cell as a number (NaN when blank or not a percentage)."""
+    number = _as_number(_text(cell).rstrip("%")) if not _is_blank(cell) else None
+    return np.nan if number is None else number
+
+
+def _completion(by_target, cells, found: _Findings, notes: list[str]) -> np.ndarray:
+    """Whether each response is complete: from ``finished``, else ``progress``, else true."""
+    n = found.n
     completed = np.ones(n, dtype=bool)
     known = np.zeros(n, dtype=bool)
     if ("meta", "finished") in by_target:
         cid = by_target[("meta", "finished")]
-        for i, value in enumerate(cell(cid)):
-            text = normalise_text(value) if not _is_blank(value) else ""
-            number = _as_number(value)
-            if number is not None:
-                text = str(int(number)) if number.is_integer() else text
-            if text in _TRUE or text in _FALSE:
-                completed[i], known[i] = text in _TRUE, True
-            else:
-                issues.append((i, cid, "unreadable_finished", "not a yes/no finished flag"))
-                if not _is_blank(value):
-                    unusable_value(cid, "finished", i, value, "are not a yes/no finished flag",
-                                   "completion taken from progress, else complete")
+        finished = cells(cid)
+        flag = finished.per_value(_finished_flag, dtype=np.int8)[finished.codes]
+        known = flag >= 0
+        completed[known] = flag[known] == 1
+        found.issue(np.flatnonzero(~known), cid, "unreadable_finished",
+                    "not a yes/no finished flag")
+        found.unusable_value(cid, "finished", finished, np.flatnonzero(~known & ~finished.blank),
+                             "are not a yes/no finished flag",
+                             "completion taken from progress, else complete")
     if ("meta", "progress") in by_target:
         cid = by_target[("meta", "progress")]
-        for i, value in enumerate(cell(cid)):
-            if known[i]:
-                continue
-            number = _as_number(_text(value).rstrip("%")) if not _is_blank(value) else None
-            if number is None:
-                issues.append((i, cid, "unreadable_progress", "not a percentage"))
-                if not _is_blank(value):
-                    unusable_value(cid, "progress", i, value, "are not a percentage",
-                                   "those responses count as complete")
-            else:
-                completed[i], known[i] = number >= 100, True
+        progress = cells(cid)
+        number = progress.per_value(_percentage, dtype=float)[progress.codes]
+        unread = ~known & np.isnan(number)
+        found.issue(np.flatnonzero(unread), cid, "unreadable_progress", "not a percentage")
+        found.unusable_value(cid, "progress", progress, np.flatnonzero(unread & ~progress.blank),
+                             "are not a percentage", "those responses count as complete")
+        read = ~known & ~np.isnan(number)
+        completed[read] = number[read] >= 100
     if not ({("meta", "finished"), ("meta", "progress")} & set(by_target)):
         notes.append("no finished or progress column: every response counts as complete "
                      "(blank items are 'skipped')")
-    if speeder_seconds is not None:
-        if ("meta", "duration") not in by_target:
-            notes.append("speeder_seconds given but the mapping has no duration column")
-        else:
-            cid = by_target[("meta", "duration")]
-            for i, value in enumerate(cell(cid)):
-                number = _as_number(value) if not _is_blank(value) else None
-                if number is None and not _is_blank(value):
-                    issues.append((i, cid, "unreadable_duration", "not a number of seconds; "
-                                   "not checked for speeding"))
-                    unusable_value(cid, "duration", i, value, "are not a number of seconds",
-                                   "those responses are not checked for speeding")
-                if number is not None and number < speeder_seconds:
-                    problems[i].append(("speeder", cid, f"took {number:g} s, under "
-                                        f"{speeder_seconds:g} s"))
-    submitted = [pd.NaT] * n
-    if ("meta", "submitted_at") in by_target:
-        cid = by_target[("meta", "submitted_at")]
-        submitted = _read_times(cid, rules[cid], list(cell(cid)), raw.format, mapping.timezone,
-                                issues, notes, unusable_value)
-    else:
-        notes.append("no submitted_at column: submission times are unknown")
+    return completed
 
-    # Collaboration and partner organisation.
-    collab_of: list[str | None] = [collaboration] * n
+
+def _seconds(cell: Any) -> float:
+    """A ``duration`` cell as a number (NaN when blank or not a number)."""
+    number = _as_number(cell) if not _is_blank(cell) else None
+    return np.nan if number is None else number
+
+
+def _speeders(by_target, cells, speeder_seconds: float, found: _Findings,
+              notes: list[str]) -> None:
+    """Quarantine responses faster than ``speeder_seconds``."""
+    if ("meta", "duration") not in by_target:
+        notes.append("speeder_seconds given but the mapping has no duration column")
+        return
+    cid = by_target[("meta", "duration")]
+    duration = cells(cid)
+    seconds = duration.per_value(_seconds, dtype=float)
+    unread = duration.rows(np.isnan(seconds) & ~duration.blank_of)
+    found.issue(unread, cid, "unreadable_duration", "not a number of seconds; not checked for "
+                "speeding")
+    found.unusable_value(cid, "duration", duration, unread, "are not a number of seconds",
+                         "those responses are not checked for speeding")
+    with np.errstate(invalid="ignore"):
+        fast = seconds < speeder_seconds
+    message = np.array([f"took {s:g} s, under {speeder_seconds:g} s" for s in seconds.tolist()],
+                       dtype=object)
+    rows = duration.rows(fast)
+    found.problem(rows, "speeder", cid, message[duration.codes[rows]].tolist())
+
+
+# --- collaboration, partner and profile --------------------------------------------------------
+
+
+def _collaborations(by_target, rules, cells, programme, collaboration: str | None, n: int,
+                    found: _Findings) -> np.ndarray:
+    """Each row's collaboration id (None when blank or unknown: quarantined)."""
+    collab_of = np.full(n, collaboration, dtype=object)
     if ("profile", "collaboration") in by_target:
         cid = by_target[("profile", "collaboration")]
+        column = cells(cid)
         lookup = _options([*((c.id, c.id) for c in programme.collaborations),
                            *((c.name, c.id) for c in programme.collaborations),
                            *rules[cid].options.items()])
-        for i, value in enumerate(cell(cid)):
-            if _is_blank(value):
-                continue
-            found = lookup.get(normalise_text(value))
-            if found is None:
-                unknown_value(cid, value)
-                unusable_value(cid, "collaboration", i, value, "match no collaboration of the "
-                               "programme", "rows quarantined (unknown_collaboration)")
-            collab_of[i] = found
-    for i in range(n):
-        if collab_of[i] is None:
-            problems[i].append(("unknown_collaboration",
-                                by_target.get(("profile", "collaboration"), ""),
-                                "collaboration blank or not in the programme"))
-    partner_of: list[str | None] = [None] * n
-    if ("profile", "partner_organisation") in by_target:
-        cid = by_target[("profile", "partner_organisation")]
-        extra = list(rules[cid].options.items())
-        partner_ids = {c.id: {p.id for p in c.partners} for c in programme.collaborations}
-        lookups = {c.id: _options([*((p.id, p.id) for p in c.partners),
-                                   *((p.name, p.id) for p in c.partners), *extra])
-                   for c in programme.collaborations}
-        for i, value in enumerate(cell(cid)):
-            if _is_blank(value) or collab_of[i] is None:
-                continue
-            found = lookups[collab_of[i]].get(normalise_text(value))
-            if found is None or found not in partner_ids[collab_of[i]]:
-                unknown_value(cid, value)
-                unusable_value(cid, "partner_organisation", i, value, "are not a partner of "
-                               "the row's collaboration", "rows quarantined (unknown_partner)")
-                problems[i].append(("unknown_partner", cid, "partner organisation not listed "
-                                    f"for collaboration {collab_of[i]!r}"))
-            else:
-                partner_of[i] = found
+        found_of = column.per_value(lambda c: lookup.get(normalise_text(c)))
+        given = ~column.blank
+        collab_of[given] = found_of[column.codes[given]]
+        unknown = np.flatnonzero(given & (collab_of == None))  # noqa: E711
+        found.unknown_value(cid, column, unknown)
+        found.unusable_value(cid, "collaboration", column, unknown, "match no collaboration of "
+                             "the programme", "rows quarantined (unknown_collaboration)")
+    found.problem(np.flatnonzero(collab_of == None), "unknown_collaboration",  # noqa: E711
+                  by_target.get(("profile", "collaboration"), ""),
+                  "collaboration blank or not in the programme")
+    return collab_of
 
-    # Other profile fields.
-    profile: dict[str, list[Any]] = {f: [None] * n for f in
-                                     ("sector", "role", "months_involved", "main_value_mode")}
+
+def _pairs(column: _Cells, collab_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """The rows with a non-blank cell and a collaboration, each row's (cell, collaboration)
+    pair code, and the distinct pairs (distinct cell code, collaboration id)."""
+    rows = np.flatnonzero(~column.blank & (collab_of != None))  # noqa: E711
+    collab_codes, collab_ids = pd.factorize(collab_of[rows])
+    width = max(len(collab_ids), 1)
+    pair_codes, pair_keys = pd.factorize(column.codes[rows] * width + collab_codes)
+    ids = list(collab_ids)
+    pairs = [(k // width, ids[k % width]) for k in pair_keys.tolist()]
+    return rows, np.asarray(pair_codes, dtype=np.int64), pairs
+
+
+def _partners(by_target, rules, cells, programme, collab_of: np.ndarray, n: int,
+              found: _Findings) -> np.ndarray:
+    """Each row's partner organisation id (None when blank or not a partner of the row's
+    collaboration: quarantined)."""
+    partner_of = np.full(n, None, dtype=object)
+    if ("profile", "partner_organisation") not in by_target:
+        return partner_of
+    cid = by_target[("profile", "partner_organisation")]
+    column = cells(cid)
+    extra = list(rules[cid].options.items())
+    partner_ids = {c.id: {p.id for p in c.partners} for c in programme.collaborations}
+    lookups = {c.id: _options([*((p.id, p.id) for p in c.partners),
+                               *((p.name, p.id) for p in c.partners), *extra])
+               for c in programme.collaborations}
+    rows, pair_codes, pairs = _pairs(column, collab_of)
+    found_of = []
+    for code, collab in pairs:
+        partner = lookups[collab].get(normalise_text(column.uniques[code]))
+        found_of.append(partner if partner is not None and partner in partner_ids[collab]
+                        else None)
+    partner = np.array(found_of + [None], dtype=object)[pair_codes]
+    partner_of[rows] = partner
+    unknown = rows[partner == None]  # noqa: E711
+    found.unknown_value(cid, column, unknown)
+    found.unusable_value(cid, "partner_organisation", column, unknown, "are not a partner of "
+                         "the row's collaboration", "rows quarantined (unknown_partner)")
+    found.problem(unknown, "unknown_partner", cid,
+                  [f"partner organisation not listed for collaboration {c!r}"
+                   for c in collab_of[unknown].tolist()])
+    return partner_of
+
+
+def _months(cell: Any, low: float, high: float) -> int | None | bool:
+    """A ``months_involved`` cell: its whole number, None when blank, False when invalid."""
+    if _is_blank(cell):
+        return None
+    number = _as_number(cell)
+    if number is None or not number.is_integer() or not low <= number <= high:
+        return False
+    return int(number)
+
+
+def _profile(by_target, rules, cells, version: Instrument, family: InstrumentFamily, n: int,
+             found: _Findings) -> dict[str, np.ndarray]:
+    """Sector, role, months involved and main way of creating value of each row (None when
+    blank or unusable, counted)."""
+    profile = {f: np.full(n, None, dtype=object)
+               for f in ("sector", "role", "months_involved", "main_value_mode")}
     modes = family.framework.value_modes
     for fieldname in profile:
         cid = by_target.get(("profile", fieldname))
         if cid is None:
             continue
+        column = cells(cid)
         question = version.profile.get(fieldname) or version.questions.get(fieldname)
         if fieldname == "months_involved":
             low = question.min if question is not None and question.min is not None else 0
             high = question.max if question is not None and question.max is not None else 10**4
-            for i, value in enumerate(cell(cid)):
-                number = None if _is_blank(value) else _as_number(value)
-                if _is_blank(value):
-                    continue
-                if number is None or not number.is_integer() or not low <= number <= high:
-                    issues.append((i, cid, "invalid_months", f"not a whole number of months "
-                                   f"in {low}-{high}; read as NA"))
-                    unusable_value(cid, fieldname, i, value, f"are not a whole number of "
-                                   f"months in {low}-{high}", "read as NA, rows kept")
-                else:
-                    profile[fieldname][i] = int(number)
+            months = column.per_value(lambda c, low=low, high=high: _months(c, low, high))
+            invalid = column.rows(np.array([m is False for m in months]))
+            found.issue(invalid, cid, "invalid_months", f"not a whole number of months "
+                        f"in {low}-{high}; read as NA")
+            found.unusable_value(cid, fieldname, column, invalid, f"are not a whole number of "
+                                 f"months in {low}-{high}", "read as NA, rows kept")
+            months[np.array([m is False for m in months])] = None
+            profile[fieldname] = months[column.codes]
             continue
         if fieldname == "main_value_mode":
             pairs = [*((m.id, m.id) for m in modes), *((m.name, m.id) for m in modes)]
@@ -774,79 +1108,126 @@ def convert_export(
             opts = question.options if question is not None else ()
             pairs = [*((o.id, o.id) for o in opts), *((o.label, o.id) for o in opts)]
         lookup = _options([*pairs, *rules[cid].options.items()])
-        for i, value in enumerate(cell(cid)):
-            if _is_blank(value):
-                continue
-            found = lookup.get(normalise_text(value))
-            if found is None:
-                unknown_value(cid, value)
-                issues.append((i, cid, f"unknown_{fieldname}", "matches no option; read as NA"))
-                unusable_value(cid, fieldname, i, value, "match no option",
-                               "read as NA, rows kept")
-            profile[fieldname][i] = found
+        found_of = column.per_value(lambda c, lookup=lookup: None if _is_blank(c) else
+                                    lookup.get(normalise_text(c)))
+        unknown = column.rows((found_of == None) & ~column.blank_of)  # noqa: E711
+        found.unknown_value(cid, column, unknown)
+        found.issue(unknown, cid, f"unknown_{fieldname}", "matches no option; read as NA")
+        found.unusable_value(cid, fieldname, column, unknown, "match no option",
+                             "read as NA, rows kept")
+        profile[fieldname] = found_of[column.codes]
+    return profile
 
-    # Items.
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def _items(by_target, rules, cols, cells, version: Instrument, mapping: ColumnMapping,
+           on_unknown_label: str, n: int, found: _Findings
+           ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Item values (n x k, NaN when none) and missing reasons (codes into the returned
+    names, -1 when none) of each row."""
     items = version.item_ids
-    k = len(items)
-    values = np.full((n, k), np.nan)
-    reasons = np.full((n, k), None, dtype=object)
+    values = np.full((n, len(items)), np.nan)
+    reasons = np.full((n, len(items)), -1, dtype=np.int16)
+    reason_names: list[str] = []
     answers = _Answers(version, mapping)
     for j, item_id in enumerate(items):
         cid = by_target.get(("item", item_id))
         if cid is None:
             continue
         reader = answers.for_column(rules[cid], cols[cid])
+        column = cells(cid)
         # Each distinct cell text is read once; values and reasons are then spread over the
         # column with numpy (a column holds a handful of distinct answers).
-        codes, uniques = pd.factorize(raw.frame[cols[cid].key], use_na_sentinel=True)
-        outcomes = [reader.read(u) for u in uniques]
-        kind = np.array([o[0] for o in outcomes] + [_BLANK], dtype=np.int64)[codes]
-        value_of = np.array([o[1] if o[0] == _VALUE else np.nan for o in outcomes] + [np.nan],
-                            dtype=float)
-        reason_of = np.array([o[1] if o[0] == _REASON else None for o in outcomes] + [None],
-                             dtype=object)
-        values[:, j] = value_of[codes]
-        reasons[:, j] = reason_of[codes]
-        noted = np.array([o[0] == _BLANK and bool(o[2]) for o in outcomes] + [False])[codes]
-        for i in np.flatnonzero((kind == _OUT_OF_RANGE) | (kind == _UNKNOWN) | noted):
-            value = raw.frame[cols[cid].key].iat[i]
-            outcome, result, note = outcomes[codes[i]]
-            if outcome == _OUT_OF_RANGE:
-                problems[i].append(("out_of_range", cid, note))
-            elif outcome == _UNKNOWN:
-                unknown_labels[_text(value)[:80]] += 1
-                if on_unknown_label == "quarantine":
-                    problems[i].append(("unparseable", cid, note))
-                else:
-                    issues.append((i, cid, "unknown_label", note + "; read as no answer"))
-            elif note:
-                issues.append((i, cid, "read_as_blank", note))
-    given = ~np.isnan(values) | np.isin(reasons, list(ANSWER_MISSING_REASONS))
-    share = given.mean(axis=1) if k else np.ones(n)
-    for i in np.flatnonzero(~completed & (share < min_completion)):
-        problems[i].append(("incomplete", "", f"unfinished, {share[i]:.0%} of items answered "
-                            f"(at least {min_completion:.0%} needed)"))
+        outcomes = column.per_value(reader.read)
+        kind = np.array([o[0] for o in outcomes], dtype=np.int64)
+        for o in outcomes:
+            if o[0] == _REASON and o[1] not in reason_names:
+                reason_names.append(o[1])
+        values[:, j] = np.array([o[1] if o[0] == _VALUE else np.nan for o in outcomes],
+                                dtype=float)[column.codes]
+        reasons[:, j] = np.array([reason_names.index(o[1]) if o[0] == _REASON else -1
+                                  for o in outcomes], dtype=np.int16)[column.codes]
+        note = np.array([o[2] for o in outcomes], dtype=object)
+        noted = (kind == _BLANK) & (note != "")
+        out_of_range = column.rows(kind == _OUT_OF_RANGE)
+        found.problem(out_of_range, "out_of_range", cid,
+                      note[column.codes[out_of_range]].tolist())
+        unknown = column.rows(kind == _UNKNOWN)
+        found.unknown_labels.update(column.texts(unknown, 80))
+        if on_unknown_label == "quarantine":
+            found.problem(unknown, "unparseable", cid, note[column.codes[unknown]].tolist())
+            flagged = column.rows(noted)
+        else:
+            flagged = column.rows(noted | (kind == _UNKNOWN))
+        flagged_kind = kind[column.codes[flagged]]
+        flagged_note = note[column.codes[flagged]]
+        found.issue(flagged, cid,
+                    np.where(flagged_kind == _UNKNOWN, "unknown_label", "read_as_blank"),
+                    [m + "; read as no answer" if k == _UNKNOWN else m
+                     for k, m in zip(flagged_kind.tolist(), flagged_note.tolist(), strict=True)])
+    return values, reasons, reason_names
 
-    # Duplicates among otherwise clean rows.
-    clean = np.array([not p for p in problems], dtype=bool)
-    groups: dict[str, list[int]] = {}
-    for i in np.flatnonzero(clean & has_id):
-        groups.setdefault(people[i], []).append(int(i))
-    for rows in groups.values():
-        if len(rows) < 2:
-            continue
-        def order(i: int) -> tuple:
-            t = submitted[i]
-            return (bool(completed[i]), not pd.isna(t),
-                    t.value if not pd.isna(t) else 0, i)
-        keep = max(rows, key=order)
-        for i in rows:
-            if i != keep:
-                problems[i].append(("duplicate", id_col or "", "another submission of the same "
-                                    f"respondent is kept (file row {file_rows[keep]})"))
 
-    # Multi-selects and comments (accepted rows only are kept below).
-    selections: list[tuple[int, str, str]] = []
+def _answered(values: np.ndarray, reasons: np.ndarray, reason_names: list[str]) -> np.ndarray:
+    """Whether each item of each row was answered: a code, "don't know" or "not applicable"."""
+    chosen = [k for k, r in enumerate(reason_names) if r in ANSWER_MISSING_REASONS]
+    return ~np.isnan(values) | np.isin(reasons, chosen)
+
+
+def _incomplete(values, reasons, reason_names, completed: np.ndarray, min_completion: float,
+                found: _Findings) -> None:
+    """Quarantine unfinished responses with fewer than ``min_completion`` of items answered."""
+    n, k = values.shape
+    share = _answered(values, reasons, reason_names).mean(axis=1) if k else np.ones(n)
+    rows = np.flatnonzero(~completed & (share < min_completion))
+    found.problem(rows, "incomplete", "",
+                  [f"unfinished, {share[i]:.0%} of items answered (at least "
+                   f"{min_completion:.0%} needed)" for i in rows.tolist()])
+
+
+def _duplicates(people: np.ndarray, has_id: np.ndarray, completed: np.ndarray,
+                submitted: pd.Series, file_rows: np.ndarray, id_col: str | None,
+                found: _Findings) -> None:
+    """Among rows with no problem so far, quarantine all but one row of each respondent: the
+    latest complete one (by time, then file row), else the latest one."""
+    rows = np.flatnonzero(~found.has_problem & has_id)
+    if len(rows) < 2:
+        return
+    person = pd.factorize(people[rows])[0]
+    counts = np.bincount(person)
+    rows, person = rows[counts[person] > 1], person[counts[person] > 1]
+    if not len(rows):
+        return
+    stamps = submitted.to_numpy()
+    has_time = ~pd.isna(stamps[rows])
+    time = np.where(has_time, submitted.array.asi8[rows], 0)
+    order = np.lexsort((rows, time, has_time, completed[rows], person))
+    last = np.r_[person[order][1:] != person[order][:-1], True]
+    keep = np.empty(person.max() + 1, dtype=np.int64)
+    keep[person[order][last]] = rows[order][last]
+    dropped = rows[rows != keep[person]]
+    found.problem(dropped, "duplicate", id_col or "",
+                  [f"another submission of the same respondent is kept (file row "
+                   f"{file_rows[keep[p]]})" for p in person[rows != keep[person]].tolist()])
+
+
+# --- multi-selects and comments ----------------------------------------------------------------
+
+
+def _ticked(cell: Any) -> bool:
+    """Whether a one-option multi-select cell is ticked."""
+    number = _as_number(cell)
+    return number != 0 if number is not None else normalise_text(cell) not in _UNCHECKED
+
+
+def _selections(rules, cells, family: InstrumentFamily, programme, collab_of: np.ndarray,
+                found: _Findings) -> pd.DataFrame:
+    """The options chosen in multi-select columns: one row (``row``, ``question_id``,
+    ``option_id``) per choice, by column, row and order in the cell, each choice once."""
+    modes = family.framework.value_modes
+    parts = []
     for cid, rule in rules.items():
         if rule.kind != "select":
             continue
@@ -859,105 +1240,116 @@ def convert_export(
                                        *((p.name, p.id) for p in c.partners),
                                        *rule.options.items()])
                        for c in programme.collaborations}
-        for i, value in enumerate(cell(cid)):
-            if _is_blank(value) or collab_of[i] is None:
-                continue
-            lookup = lookups[collab_of[i]]
-            if rule.option:
-                number = _as_number(value)
-                ticked = number != 0 if number is not None else (
-                    normalise_text(value) not in _UNCHECKED)
-                if not ticked:
-                    continue
-                if rule.option in lookup.values():
-                    selections.append((i, rule.target, rule.option))
-                else:
-                    issues.append((i, cid, "unknown_option", f"{rule.option!r} is not an "
-                                   f"option for collaboration {collab_of[i]!r}; left out"))
-                    unusable_value(cid, f"select:{rule.target}", i, value,
-                                   f"tick option {rule.option!r}, which the row's "
-                                   "collaboration does not offer", "left out, rows kept")
-                continue
-            chosen, n_unknown = _split_options(_text(value), lookup, rule.delimiter)
-            selections.extend((i, rule.target, oid) for oid in chosen)
-            if n_unknown:
-                unknown_value(cid, value)
-                issues.append((i, cid, "unknown_option", f"{n_unknown} chosen option(s) match "
-                               "no option; left out"))
-                unusable_value(cid, f"select:{rule.target}", i, value,
-                               "name an option that matches none", "those options left out, "
-                               "rows kept")
-    comments: list[tuple[int, str, str]] = []
+        column = cells(cid)
+        rows, pair_codes, pairs = _pairs(column, collab_of)
+        choose = _ticked_option if rule.option else _split_cells
+        parts.append(choose(rule, column, rows, pair_codes, pairs, lookups, collab_of, cid,
+                            found))
+    if not parts:
+        return pd.DataFrame({"row": np.array([], dtype=np.int64), "question_id": [],
+                             "option_id": []})
+    table = pd.concat(parts, ignore_index=True)
+    return table[~table.duplicated()].reset_index(drop=True)
+
+
+def _ticked_option(rule: ColumnRule, column: _Cells, rows, pair_codes, pairs, lookups,
+                   collab_of, cid: str, found: _Findings):
+    """Choices of a one-option column (ticked cells); a ticked row whose collaboration does
+    not offer the option is listed and counted."""
+    ticked = column.per_value(_ticked, dtype=bool)
+    offered = np.array([rule.option in lookups[collab].values() for _, collab in pairs]
+                       + [False], dtype=bool)
+    tick = ticked[column.codes[rows]]
+    chosen = rows[tick & offered[pair_codes]]
+    unknown = rows[tick & ~offered[pair_codes]]
+    found.issue(unknown, cid, "unknown_option",
+                [f"{rule.option!r} is not an option for collaboration {c!r}; left out"
+                 for c in collab_of[unknown].tolist()])
+    found.unusable_value(cid, f"select:{rule.target}", column, unknown,
+                         f"tick option {rule.option!r}, which the row's collaboration does "
+                         "not offer", "left out, rows kept")
+    return _rows_table(chosen, rule.target, "option_id", rule.option)
+
+
+def _split_cells(rule: ColumnRule, column: _Cells, rows, pair_codes, pairs, lookups,
+                 collab_of, cid: str, found: _Findings):
+    """Choices of a one-column multi-select, each distinct cell split once per collaboration
+    (whose partners are the options); a row naming an unknown option is listed and counted."""
+    memo: dict[tuple[int, int], tuple[list[str], int]] = {}
+    indexes: dict[int, _OptionIndex] = {}
+    split = []
+    for code, collab in pairs:  # each distinct cell once per distinct list of options
+        key = (code, id(lookups[collab]))
+        if key not in memo:
+            if key[1] not in indexes:
+                indexes[key[1]] = _OptionIndex.of(lookups[collab])
+            memo[key] = _split_options(_text(column.uniques[code]), lookups[collab],
+                                       rule.delimiter, index=indexes[key[1]])
+        split.append(memo[key])
+    n_chosen = np.array([len(c) for c, _ in split] + [0], dtype=np.int64)[pair_codes]
+    options = np.array([o for c, _ in split for o in c], dtype=object)
+    starts = np.cumsum([0] + [len(c) for c, _ in split])[:-1] if split else np.zeros(0, int)
+    first = np.repeat(starts[pair_codes] if len(rows) else np.zeros(0, int), n_chosen)
+    within = np.arange(n_chosen.sum()) - np.repeat(np.cumsum(n_chosen) - n_chosen, n_chosen)
+    chosen = _rows_table(np.repeat(rows, n_chosen), rule.target, "option_id",
+                         options[first + within] if len(first) else np.array([], dtype=object))
+    has_unknown = np.array([u > 0 for _, u in split] + [False], dtype=bool)
+    unknown = rows[has_unknown[pair_codes]]
+    n_unknown = np.array([u for _, u in split] + [0], dtype=np.int64)[pair_codes]
+    found.unknown_value(cid, column, unknown)
+    found.issue(unknown, cid, "unknown_option",
+                [f"{u} chosen option(s) match no option; left out"
+                 for u in n_unknown[has_unknown[pair_codes]].tolist()])
+    found.unusable_value(cid, f"select:{rule.target}", column, unknown,
+                         "name an option that matches none", "those options left out, rows kept")
+    return chosen
+
+
+def _rows_table(rows: np.ndarray, question: str, name: str, values: Any) -> pd.DataFrame:
+    """A table of (``row``, ``question_id``, ``name``) with text kept as Python objects
+    (``values``: one per row, or one for all)."""
+    cells = np.empty(len(rows), dtype=object)
+    cells[:] = values
+    return pd.DataFrame({"row": np.asarray(rows, dtype=np.int64),
+                         "question_id": pd.Series([question] * len(rows), dtype=object),
+                         name: pd.Series(cells, dtype=object)})
+
+
+def _comments(rules, cells, version: Instrument, found: _Findings) -> pd.DataFrame:
+    """Free-text answers: one row (``row``, ``question_id``, ``text``) per non-blank cell, by
+    column and row; texts over the question's length are kept and listed."""
+    parts = []
     for cid, rule in rules.items():
         if rule.kind != "text":
             continue
         question = version.questions.get(rule.target)
         limit = question.max_length if question is not None else None
-        for i, value in enumerate(cell(cid)):
-            if _is_blank(value):
-                continue
-            text = _text(value)
-            if limit is not None and len(text) > limit:
-                issues.append((i, cid, "long_text", f"{len(text)} characters, over the "
-                               f"{limit} allowed; kept"))
-            comments.append((i, rule.target, text))
-
-    # Split rows.
-    accepted = np.array([not p for p in problems], dtype=bool)
-    primary: Counter[str] = Counter()
-    q_rows = []
-    for i in np.flatnonzero(~accepted):
-        ordered = sorted(problems[i], key=lambda p: QUARANTINE_REASONS.index(p[0]))
-        primary[ordered[0][0]] += 1
-        for m, (reason, cid, message) in enumerate(ordered):
-            q_rows.append((source, file_rows[i], cid, reason, message, people[i], m == 0))
-    quarantine = pd.DataFrame(q_rows, columns=QUARANTINE_COLUMNS).astype(
-        {"row": "int64", "primary": "bool"})
-    cell_issues = pd.DataFrame(
-        [(source, file_rows[i], cid, issue, message, people[i])
-         for i, cid, issue, message in issues], columns=ISSUE_COLUMNS).astype({"row": "int64"})
-
-    data = _survey_data(
-        accepted, people, collab_of, partner_of, profile, completed, submitted, values,
-        reasons, items, wave_id, version.version, selections, comments)
-    validate_survey_data(data, family, programme=programme)
-
-    mapped = set(mapping.columns)
-    without = tuple(i for i in items if ("item", i) not in by_target)
-    if without:
-        notes.append(f"{len(without)} items of version {version.version} have no column: "
-                     "blank for everyone")
-    unusable_values = tuple(
-        UnusableValues(field=f, column=cid, n_unusable=count,
-                       n_values=int(sum(not _is_blank(v) for v in cell(cid))),
-                       first_row=file_rows[first], first_value=text, problem=problem,
-                       outcome=outcome)
-        for cid, (f, count, first, text, problem, outcome) in unusable.items())
-    warnings.extend(u.message() for u in unusable_values)
-    report = ConvertReport(
-        source=source, wave_id=wave_id, instrument_version=version.version,
-        rows_read=n, rows_accepted=int(accepted.sum()),
-        rows_quarantined={r: int(primary.get(r, 0)) for r in QUARANTINE_REASONS},
-        unmatched_columns=tuple(c for c in cols if c not in mapped),
-        missing_columns=tuple(c for c in mapping.columns if c not in cols),
-        items_without_column=without,
-        unknown_labels=dict(unknown_labels),
-        unknown_values={c: dict(v) for c, v in unknown_values.items()},
-        notes=tuple(notes),
-        unusable_values=unusable_values,
-        warnings=tuple(warnings),
-    )
-    return ConvertResult(data=data, quarantine=quarantine, cell_issues=cell_issues,
-                         report=report)
+        column = cells(cid)
+        text_of = column.per_value(_text)
+        rows = np.flatnonzero(~column.blank)
+        if limit is not None:
+            length = np.array([len(t) for t in text_of], dtype=np.int64)
+            long = column.rows(~column.blank_of & (length > limit))
+            found.issue(long, cid, "long_text",
+                        [f"{m} characters, over the {limit} allowed; kept"
+                         for m in length[column.codes[long]].tolist()])
+        parts.append(_rows_table(rows, rule.target, "text", text_of[column.codes[rows]]))
+    if not parts:
+        return pd.DataFrame({"row": np.array([], dtype=np.int64), "question_id": [], "text": []})
+    return pd.concat(parts, ignore_index=True)
 
 
-def _read_times(cid: str, rule: ColumnRule, values: list[Any], platform: str, timezone: str,
-                issues: list, notes: list[str], unusable_value) -> list[Any]:
-    """The submission times of the ``submitted_at`` column (UTC, NaT when unknown); every
-    unreadable one counted, markers and guessed day/month orders noted."""
+# --- times and the canonical tables ------------------------------------------------------------
+
+
+def _read_times(cid: str, rule: ColumnRule, column: _Cells, platform: str, timezone: str,
+                found: _Findings, notes: list[str]) -> pd.Series:
+    """The submission times of the ``submitted_at`` column (UTC, NaT when unknown), each
+    distinct cell parsed once; every unreadable one counted, markers and guessed day/month
+    orders noted."""
     order = rule.date_order or None
     if not rule.format and order is None:
-        guess = guess_date_order(values, platform)
+        guess = guess_date_order(column.uniques, platform)
         if guess.n_slash_dates:
             order = guess.order
             if order is not None:
@@ -968,74 +1360,136 @@ def _read_times(cid: str, rule: ColumnRule, values: list[Any], platform: str, ti
            f"ISO 8601 or {order} dates" if order else
            "ISO 8601; slash dates need date_order MDY or DMY in the mapping")
     whose = "from the mapping" if rule.date_order else "guessed"
-    parsed = parse_times(values, fmt=rule.format, date_order=order, timezone=timezone)
-    for i in parsed.unreadable:
-        issues.append((i, cid, "unreadable_time", f"not a date and time ({how})"))
-        unusable_value(cid, "submitted_at", i, values[i], f"could not be read as a time ({how}"
-                       + (f", date order {whose}" if order and not rule.format else "") + ")",
-                       "kept without a time, rows not quarantined")
-    if parsed.markers:
-        shown = sorted({_text(values[i]) for i in parsed.markers})
-        notes.append(f"submitted_at: {len(parsed.markers)} rows hold {', '.join(shown)} "
+    parsed = parse_time_column(column.uniques, fmt=rule.format, date_order=order,
+                               timezone=timezone)
+    flag = lambda positions: np.isin(np.arange(len(column.uniques) + 1),  # noqa: E731
+                                     np.array(positions, dtype=np.int64))
+    unreadable = column.rows(flag(parsed.unreadable))
+    found.issue(unreadable, cid, "unreadable_time", f"not a date and time ({how})")
+    found.unusable_value(cid, "submitted_at", column, unreadable,
+                         f"could not be read as a time ({how}"
+                         + (f", date order {whose}" if order and not rule.format else "") + ")",
+                         "kept without a time, rows not quarantined")
+    markers = column.rows(flag(parsed.markers))
+    if len(markers):
+        shown = sorted({_text(column.uniques[k]) for k in parsed.markers})
+        notes.append(f"submitted_at: {len(markers)} rows hold {', '.join(shown)} "
                      "instead of a time (the platform records a time only when a survey is "
                      "submitted): no time")
-    if parsed.adjusted:
-        notes.append(f"submitted_at: {len(parsed.adjusted)} times fall in a daylight-saving "
+    adjusted = column.rows(flag(parsed.adjusted))
+    if len(adjusted):
+        notes.append(f"submitted_at: {len(adjusted)} times fall in a daylight-saving "
                      f"change in {timezone}: read as standard time or moved forward")
-    return [pd.NaT if t is None else t for t in parsed.times]
+    return pd.Series(parsed.times.array.take(column.codes, allow_fill=True))
+
+
+def _category(values: np.ndarray, *, empty: Any = "float64") -> pd.Categorical:
+    """``values`` (text or None) as ``astype("category")`` of a column built from them gives:
+    sorted categories of dtype ``str``; none of dtype object when every value is None; none
+    of dtype ``empty`` when there are no values (float64 for a column built from an empty
+    list, object for one from an empty array)."""
+    if not len(values):
+        return pd.Categorical.from_codes([], dtype=pd.CategoricalDtype(pd.Index([], dtype=empty)))
+    codes, categories = pd.factorize(values, sort=True, use_na_sentinel=True)
+    dtype = "str" if len(categories) else object
+    return pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(pd.Index(categories, dtype=dtype)))
+
+
+def _category_take(values: pd.Categorical, index: np.ndarray) -> pd.Categorical:
+    """``values.take(index)`` for an ``index`` that takes every value at least once or none
+    (none: no categories, of dtype object, as a column built from an empty array has)."""
+    if not len(index):
+        return _category(np.array([], dtype=object), empty=object)
+    return values.take(index)
+
+
+def _repeated(value: str, n: int) -> pd.Categorical:
+    """One text ``n`` times as a categorical (as ``_category`` would give)."""
+    if not n:
+        return _category(np.array([], dtype=object))
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                     dtype=pd.CategoricalDtype(pd.Index([value], dtype="str")))
 
 
 def _survey_data(accepted, people, collab_of, partner_of, profile, completed, submitted,
-                 values, reasons, items, wave_id, version, selections, comments) -> SurveyData:
+                 values, reasons, reason_names, items, wave_id, version, selections,
+                 comments) -> SurveyData:
+    """The canonical tables of the accepted rows."""
     rows = np.flatnonzero(accepted)
-    position = {int(i): m for m, i in enumerate(rows)}
     n_acc, k = len(rows), len(items)
+    collab, person = _category(collab_of[rows]), _category(people[rows])
     respondents = pd.DataFrame({
-        "wave_id": [wave_id] * n_acc,
-        "collaboration_id": [collab_of[i] for i in rows],
-        "respondent_id": [people[i] for i in rows],
-        "instrument_version": [version] * n_acc,
-        "partner_id": [partner_of[i] for i in rows],
-        "sector": [profile["sector"][i] for i in rows],
-        "role": [profile["role"][i] for i in rows],
-        "months_involved": pd.array([profile["months_involved"][i] for i in rows], dtype="Int16"),
-        "main_value_mode": [profile["main_value_mode"][i] for i in rows],
+        "wave_id": _repeated(wave_id, n_acc),
+        "collaboration_id": collab,
+        "respondent_id": person,
+        "instrument_version": _repeated(version, n_acc),
+        "partner_id": _category(partner_of[rows]),
+        "sector": _category(profile["sector"][rows]),
+        "role": _category(profile["role"][rows]),
+        "months_involved": pd.array(profile["months_involved"][rows], dtype="Int16"),
+        "main_value_mode": _category(profile["main_value_mode"][rows]),
         "completed": completed[rows].astype(bool),
-        "submitted_at": pd.to_datetime(pd.Series([submitted[i] for i in rows], dtype=object),
-                                       utc=True),
+        "submitted_at": submitted.iloc[rows].reset_index(drop=True),
     }, columns=list(RESPONDENT_COLUMNS))
-    # The canonical blank rule: after the last answer of an incomplete response, not_reached;
-    # any other blank, skipped.
-    vals, why = values[rows], reasons[rows].copy()
-    given = ~np.isnan(vals) | np.isin(why, list(ANSWER_MISSING_REASONS))
+    responses = pd.DataFrame({
+        "wave_id": _repeated(wave_id, n_acc * k),
+        "collaboration_id": _category_take(collab, np.repeat(np.arange(n_acc), k)),
+        "respondent_id": _category_take(person, np.repeat(np.arange(n_acc), k)),
+        "item_id": _category_take(_category(np.array(items, dtype=object)),
+                                  np.tile(np.arange(k), n_acc)),
+        "value": pd.array(values[rows].ravel(), dtype="Float64").astype("Int8") if n_acc else
+        pd.array([], dtype="Int8"),
+        "missing_reason": _missing_reasons(values[rows], reasons[rows], reason_names,
+                                           completed[rows]),
+    }, columns=list(RESPONSE_COLUMNS))
+    position = np.full(len(accepted), -1, dtype=np.int64)
+    position[rows] = np.arange(n_acc)
+    by_respondent = [_by_respondent(table[accepted[table["row"].to_numpy(dtype=np.int64)]],
+                                    wave_id, collab, person, position)
+                     for table in (selections, comments)]
+    return make_survey_data(respondents, responses, *by_respondent)
+
+
+def _missing_reasons(vals: np.ndarray, why: np.ndarray, reason_names: list[str],
+                     completed: np.ndarray) -> pd.Categorical:
+    """The missing reason of every item of the accepted rows (the canonical blank rule: after
+    the last answer of an incomplete response, ``not_reached``; any other blank,
+    ``skipped``)."""
+    n_acc, k = vals.shape
+    given = _answered(vals, why, reason_names)
     last = np.where(given.any(axis=1), k - 1 - np.argmax(given[:, ::-1], axis=1), -1)
     blank = ~given
     after = np.arange(k)[None, :] > last[:, None]
-    why[blank] = "skipped"
-    why[blank & after & ~completed[rows][:, None]] = "not_reached"
-    responses = pd.DataFrame({
-        "wave_id": [wave_id] * (n_acc * k),
-        "collaboration_id": np.repeat(np.array([collab_of[i] for i in rows], dtype=object), k),
-        "respondent_id": np.repeat(np.array([people[i] for i in rows], dtype=object), k),
-        "item_id": np.tile(np.array(items, dtype=object), n_acc),
-        "value": pd.array(vals.ravel(), dtype="Float64").astype("Int8") if n_acc else
-        pd.array([], dtype="Int8"),
-        "missing_reason": why.ravel(),
-    }, columns=list(RESPONSE_COLUMNS))
-    kept = [(i, q, o) for i, q, o in dict.fromkeys(selections) if i in position]
-    sel = pd.DataFrame({
-        "wave_id": [wave_id] * len(kept),
-        "collaboration_id": [collab_of[i] for i, _, _ in kept],
-        "respondent_id": [people[i] for i, _, _ in kept],
-        "question_id": [q for _, q, _ in kept],
-        "option_id": [o for _, _, o in kept],
-    }, columns=list(SELECTION_COLUMNS))
-    kept_c = [(i, q, t) for i, q, t in comments if i in position]
-    com = pd.DataFrame({
-        "wave_id": [wave_id] * len(kept_c),
-        "collaboration_id": [collab_of[i] for i, _, _ in kept_c],
-        "respondent_id": [people[i] for i, _, _ in kept_c],
-        "question_id": [q for _, q, _ in kept_c],
-        "text": pd.array([t for _, _, t in kept_c], dtype="string"),
-    }, columns=list(COMMENT_COLUMNS))
-    return make_survey_data(respondents, responses, sel, com)
+    names = list(_REASON_DTYPE.categories)
+    to_code = np.array([names.index(r) if r in names else -1 for r in reason_names] + [-1],
+                       dtype=np.int8)
+    codes = to_code[why]
+    codes[blank] = names.index("skipped")
+    codes[blank & after & ~completed[:, None]] = names.index("not_reached")
+    return pd.Categorical.from_codes(codes.ravel(), dtype=_REASON_DTYPE)
+
+
+def _by_respondent(table: pd.DataFrame, wave_id: str, collab: pd.Categorical,
+                   person: pd.Categorical, position: np.ndarray) -> pd.DataFrame:
+    """A table of (``row``, ``question_id``, value) of accepted rows with the row replaced by
+    the wave, collaboration and respondent ids (taken from the respondents' categoricals at
+    the row's ``position`` among them)."""
+    rows = table["row"].to_numpy(dtype=np.int64)
+    value = "option_id" if "option_id" in table.columns else "text"
+    return pd.DataFrame({
+        "wave_id": _repeated(wave_id, len(rows)),
+        "collaboration_id": _category_subset(collab, position[rows]),
+        "respondent_id": _category_subset(person, position[rows]),
+        "question_id": _category(table["question_id"].to_numpy(dtype=object)),
+        value: (_category(table[value].to_numpy(dtype=object)) if value == "option_id" else
+                pd.array(table[value].to_numpy(dtype=object), dtype="string")),
+    })
+
+
+def _category_subset(values: pd.Categorical, index: np.ndarray) -> pd.Categorical:
+    """``_category`` of the values at ``index`` (of a categorical without missing values),
+    from its codes."""
+    if not len(index):
+        return _category(np.array([], dtype=object))
+    return values.take(index).remove_unused_categories()

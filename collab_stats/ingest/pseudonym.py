@@ -14,7 +14,6 @@ candidate ids, so the two must not travel together.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -23,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..errors import CollabStatsError, ParameterError
 
@@ -74,15 +74,34 @@ def pseudonymise(ids: Iterable[object], *, secret: bytes, programme_id: str) -> 
     if not isinstance(programme_id, str) or not programme_id:
         raise ParameterError(f"programme_id must be a non-empty string; got {programme_id!r}")
     prefix = programme_id.encode("utf-8") + b"\x1f"
+    values = ids if isinstance(ids, list | np.ndarray) else list(ids)
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return _pseudonymise_texts(values, key, prefix)
     out = []
-    for k, value in enumerate(ids):
+    for k, value in enumerate(values):
         blank = value is None or (isinstance(value, float) and value != value)
         text = "" if blank else str(value).strip()
         if not text:
             raise ParameterError(f"ids must not be blank; id number {k} is {value!r}")
-        digest = hmac.new(key, prefix + text.encode("utf-8"), hashlib.sha256).hexdigest()
-        out.append("p" + digest[:PSEUDONYM_HEX_DIGITS])
+        out.append(_pseudonym(key, prefix, text))
     return np.array(out, dtype=object)
+
+
+def _pseudonym(key: bytes, prefix: bytes, text: str) -> str:
+    """The pseudonym of one stripped, non-blank id."""
+    return "p" + hmac.digest(key, prefix + text.encode("utf-8"), "sha256").hex()[
+        :PSEUDONYM_HEX_DIGITS]
+
+
+def _pseudonymise_texts(values, key: bytes, prefix: bytes) -> np.ndarray:
+    """Pseudonyms of text ids, each distinct id hashed once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    texts = [u.strip() for u in uniques]
+    blank = np.array([not t for t in texts], dtype=bool)
+    if blank.any():
+        k = int(np.flatnonzero(blank[codes])[0])
+        raise ParameterError(f"ids must not be blank; id number {k} is {values[k]!r}")
+    return np.array([_pseudonym(key, prefix, t) for t in texts], dtype=object)[codes]
 
 
 def _outside(path: Path, store: str | Path | None) -> None:

@@ -49,11 +49,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import IngestError, ParameterError
 from .raw import RawColumn, RawExport
-from .textio import read_rows, unique_keys
+from .textio import Rows, read_rows, unique_keys
 
 __all__ = ["LAYOUTS", "VALUE_KINDS", "read_qualtrics", "write_qualtrics"]
 
@@ -274,7 +275,7 @@ def _widen_sub_label(col: dict, sep: str) -> None:
 def _value_kind(frame: pd.DataFrame, columns: list[dict]) -> str:
     for name in ("status", "finished"):
         keys = [c["key"] for c in columns if _norm(c["name"]) == name]
-        values = {v.strip() for key in keys for v in frame[key].dropna()}
+        values = {v.strip() for key in keys for v in frame[key].dropna().unique()}
         if not values:
             continue
         if name == "status":
@@ -288,6 +289,29 @@ def _value_kind(frame: pd.DataFrame, columns: list[dict]) -> str:
             if {v.lower() for v in values} <= {"true", "false"}:
                 return "choice-text"
     return "unknown"
+
+
+def _column_is_blank(rows: Rows, k: int) -> bool:
+    """Whether no row has a cell in column ``k`` (0-based)."""
+    if rows.table is not None:
+        return bool(pd.isna(rows.table[:, k]).all())
+    return all(len(r) <= k or r[k] is None for r in rows)
+
+
+def _rows_beyond(rows: Rows, width: int) -> list[tuple[list, int]]:
+    """The rows after the first with a cell beyond ``width`` columns, with their numbers."""
+    if rows.table is not None:
+        beyond = ~pd.isna(rows.table[1:, width:]).all(axis=1)
+        return [(rows[i + 1], rows.line_numbers[i + 1]) for i in np.flatnonzero(beyond)]
+    return [(r, line) for r, line in zip(rows[1:], rows.line_numbers[1:], strict=True)
+            if any(c is not None for c in r[width:])]
+
+
+def _body(rows: Rows, n_header: int, width: int) -> np.ndarray | list[list]:
+    """The response rows (after ``n_header`` header rows), cut or padded to ``width``."""
+    if rows.table is not None:
+        return rows.table[n_header:, :width]
+    return [(r + [None] * width)[:width] for r in rows[n_header:]]
 
 
 def read_qualtrics(path: str | Path, *, sheet: str | int = 0) -> RawExport:
@@ -326,16 +350,14 @@ def read_qualtrics(path: str | Path, *, sheet: str | int = 0) -> RawExport:
 
     width = len(rows[0])
     trailing = 0
-    while width - trailing > 1 and all(
-        len(r) <= width - trailing - 1 or r[width - trailing - 1] is None for r in rows
-    ):
+    while width - trailing > 1 and _column_is_blank(rows, width - trailing - 1):
         trailing += 1
     if trailing:
         notes.append(f"{trailing} trailing empty column{'s' if trailing > 1 else ''} removed")
     width -= trailing
     header_cells = rows[0][:width] + [None] * (width - len(rows[0]))
 
-    for r, line in zip(rows[1:], rows.line_numbers[1:], strict=True):
+    for r, line in _rows_beyond(rows, width):
         extra = [c for c in r[width:] if c is not None]
         if extra:
             raise IngestError(
@@ -382,13 +404,13 @@ def read_qualtrics(path: str | Path, *, sheet: str | int = 0) -> RawExport:
         notes.append(f"times in {', '.join(zone_keys)} are in time zone {zone}")
     _questions(columns, " - " if layout == "qualtrics-3row-json" else "-")
 
-    body = [(r + [None] * width)[:width] for r in rows[n_header:]]
+    body = _body(rows, n_header, width)
     frame = (
         pd.DataFrame(body, columns=keys, dtype=object)
-        if body
+        if len(body)
         else pd.DataFrame({key: pd.Series([], dtype=object) for key in keys})
     )
-    if not body:
+    if not len(body):
         notes.append("the export has header rows but no responses")
     values = _value_kind(frame, columns)
     raw_columns = tuple(

@@ -54,6 +54,9 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from ..errors import IngestError, ParameterError
 
 __all__ = [
@@ -85,19 +88,25 @@ MAX_XLSX_RATIO = 100
 _LIMITS = ("MAX_FILE_BYTES", "MAX_ROWS", "MAX_COLUMNS", "MAX_XLSX_UNPACKED_BYTES",
            "MAX_XLSX_RATIO")
 _RATIO_FROM_BYTES = 2**20
+_LONE_CR = re.compile(r"\r(?!\n)")
 csv.field_size_limit(64 * 2**20)
 
 
 class Rows(list):
     """Rows of cells (``str`` or ``None`` for blank) with their 1-based row numbers in the
     file (``line_numbers``), the encoding they were decoded from, and the numbers of rows the
-    file cut off before their end (``truncated_rows``: at most the last row of a CSV)."""
+    file cut off before their end (``truncated_rows``: at most the last row of a CSV).
 
-    def __init__(self, rows, line_numbers, encoding="", truncated_rows=()):
+    ``table``, when not None, holds the same cells as one 2-D object array (rows of equal
+    width), for readers that go on column by column; only the fast CSV path fills it.
+    """
+
+    def __init__(self, rows, line_numbers, encoding="", truncated_rows=(), table=None):
         super().__init__(rows)
         self.line_numbers = list(line_numbers)
         self.encoding = encoding
         self.truncated_rows = tuple(truncated_rows)
+        self.table = table
 
 
 def limit(name: str) -> int:
@@ -269,18 +278,34 @@ def read_csv_rows(path: str | Path, *, data: bytes | None = None) -> Rows:
 
 def _first_record(text: str, delimiter: str, source: str) -> tuple[list[str], int]:
     """The first non-blank record of a CSV and its line number, parsed on its own (so a
-    header 100,000 columns wide is refused before the whole file is parsed)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    header 100,000 columns wide is refused before the whole file is parsed): from the start
+    of the text, taking more of it only while the record may go on past what was taken."""
+    size = 1 << 16
+    while True:
+        found = _first_record_in(text[:size], delimiter, source, complete=size >= len(text))
+        if found is not None:
+            return found
+        size *= 16
+
+
+def _first_record_in(head: str, delimiter: str, source: str, *, complete: bool
+                     ) -> tuple[list[str], int] | None:
+    """:func:`_first_record` of the start of a text (the whole text when ``complete``); None
+    when that start cannot tell (the record, or an error, may go on past it)."""
+    handle = io.StringIO(head, newline="")
+    reader = csv.reader(handle, delimiter=delimiter, strict=False)
     line = 0
     try:
         for cells in reader:
             if "".join(cells).strip():
-                return cells, line + 1
+                return (cells, line + 1) if complete or handle.tell() < len(head) else None
             line = reader.line_num
     except csv.Error as exc:
+        if not complete:
+            return None
         raise IngestError(source, f"malformed CSV ({_one_line(exc)})",
                           row=reader.line_num) from None
-    return [], 1
+    return ([], 1) if complete else None
 
 
 def _cut_short(tail: str, header_width: int, delimiter: str) -> bool:
@@ -303,35 +328,54 @@ def _fast_rows(text: str, delimiter: str, encoding: str, *, header_width: int) -
     (no line break inside a quoted cell, so a record's line number is its position), no lone
     carriage returns, no blank lines, and no more lines than ``MAX_ROWS``. Returns None
     otherwise (the csv module then reads the file)."""
-    import pandas as pd
-
-    if "\r" in text.replace("\r\n", "") or "\n\n" in text or "\n\r\n" in text:
+    if _LONE_CR.search(text) or "\n\n" in text or "\n\r\n" in text:
         return None
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if lines > limit("MAX_ROWS"):
         return None  # perhaps too many rows: the csv module stops at the limit
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=object,
-                            keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                            keep_default_na=False, na_values=[""], skip_blank_lines=False,
                             engine="c", quotechar='"', doublequote=True)
     except (ValueError, pd.errors.ParserError, csv.Error):
         return None
     if len(frame) != lines:
         return None  # a quoted cell spans lines: line numbers need the csv module
-    cells = frame.to_numpy(dtype=object)
-    rows, numbers = [], []
-    for number, row in enumerate(cells.tolist(), start=1):
-        if not "".join(row).strip():
-            continue
-        rows.append([c or None for c in row])
-        numbers.append(number)
-    if not rows:
+    # Empty cells are read as missing and become None, as the csv module's rows have them.
+    cells = frame.to_numpy(dtype=object, copy=True)
+    missing = pd.isna(cells)
+    cells[missing] = None
+    keep = ~_blank_rows(text, delimiter, cells, missing)
+    if not keep.any():
         return None
+    table = cells[keep]
+    numbers = (np.flatnonzero(keep) + 1).tolist()
     truncated = ()
-    if len(rows) > 1 and not text.endswith("\n") and _cut_short(
+    if len(numbers) > 1 and not text.endswith("\n") and _cut_short(
             text[text.rfind("\n") + 1:], header_width, delimiter):
         truncated = (numbers[-1],)
-    return Rows(rows, numbers, encoding, truncated)
+    return Rows(table.tolist(), numbers, encoding, truncated, table=table)
+
+
+def _blank_rows(text: str, delimiter: str, cells: np.ndarray, missing: np.ndarray
+                ) -> np.ndarray:
+    """Which rows of a CSV read one record per line are blank (every cell empty or white
+    space): rows of missing cells, and rows whose line holds nothing but white space,
+    quotes and delimiters (checked cell by cell)."""
+    blank = missing.all(axis=1)
+    filler = r"(?:[^\S\n]|[\"" + re.escape(delimiter) + r"])*"
+    # Line starts: the start of the text, then every line break (a literal the regex
+    # engine finds fast).
+    candidates = [0] if re.match(filler + r"(?:\n|\Z)", text) else []
+    line, position = 0, 0
+    for match in re.finditer(r"\n" + filler + r"(?=\n|\Z)", text):
+        line += text.count("\n", position, match.start() + 1)
+        position = match.start() + 1
+        candidates.append(line)
+    for k in candidates:
+        if k < len(cells) and not blank[k]:
+            blank[k] = not "".join(c for c in cells[k] if c is not None).strip()
+    return blank
 
 
 def read_excel_rows(path: str | Path, *, sheet: str | int = 0) -> Rows:

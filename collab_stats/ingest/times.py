@@ -58,9 +58,11 @@ __all__ = [
     "DateOrder",
     "DateOrderGuess",
     "ParsedTimes",
+    "TimeColumn",
     "is_blank",
     "guess_date_order",
     "is_time_marker",
+    "parse_time_column",
     "parse_times",
 ]
 
@@ -221,6 +223,18 @@ def _localise(stamp: pd.Timestamp, timezone: str) -> tuple[pd.Timestamp | None, 
     return (None, False) if pd.isna(local) else (local.tz_convert("UTC"), True)
 
 
+@dataclass(frozen=True)
+class TimeColumn:
+    """Times of one column as one table column: ``times`` (UTC, NaT when none, indexed by
+    position) and the positions ``unreadable``, ``markers`` and ``adjusted`` as in
+    :class:`ParsedTimes`."""
+
+    times: pd.Series
+    unreadable: tuple[int, ...]
+    markers: tuple[int, ...]
+    adjusted: tuple[int, ...]
+
+
 def parse_times(cells: Sequence[Any], *, fmt: str = "", date_order: str | None = None,
                 timezone: str = "UTC") -> ParsedTimes:
     """Read a column of submission times (see the module documentation).
@@ -238,9 +252,38 @@ def parse_times(cells: Sequence[Any], *, fmt: str = "", date_order: str | None =
     timezone : str
         Time zone of times written without one.
     """
-    n = len(cells)
-    naive: list[Any] = [None] * n
-    markers, texts = [], {}
+    parts, unreadable, markers, adjusted = _parse(cells, fmt, date_order, timezone)
+    times: list[pd.Timestamp | None] = [None] * len(cells)
+    for part in parts:
+        for i, stamp in zip(part.index.tolist(), part.tolist(), strict=True):
+            times[i] = stamp
+    return ParsedTimes(times, unreadable, markers, adjusted)
+
+
+def parse_time_column(cells: Sequence[Any], *, fmt: str = "", date_order: str | None = None,
+                      timezone: str = "UTC") -> TimeColumn:
+    """:func:`parse_times` as one column of UTC times (the finest unit any time needs), for
+    callers that go on with a table rather than one time at a time."""
+    parts, unreadable, markers, adjusted = _parse(cells, fmt, date_order, timezone)
+    empty = pd.Series(pd.NaT, index=range(len(cells)), dtype="datetime64[ns, UTC]")
+    if not parts:
+        return TimeColumn(empty, unreadable, markers, adjusted)
+    found = pd.concat(parts) if len(parts) > 1 else parts[0]
+    times = found.reindex(range(len(cells)))
+    return TimeColumn(times, unreadable, markers, adjusted)
+
+
+def _classify(cells: Sequence[Any]) -> tuple[pd.Series, list[tuple[int, pd.Timestamp]],
+                                              list[int]]:
+    """The text cells (stripped, indexed by position), the date-time cells (position,
+    timestamp) and the positions of platform markers; blank cells are left out."""
+    column = pd.Series(list(cells), dtype=object)
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        stripped = column[column.notna()].str.strip()
+        stripped = stripped[stripped != ""]
+        marker = stripped.str.match(_MARKER).astype(bool)
+        return stripped[~marker], [], stripped.index[marker].tolist()
+    stamps, markers, texts = [], [], {}
     for i, cell in enumerate(cells):
         if is_blank(cell):
             continue
@@ -256,59 +299,92 @@ def parse_times(cells: Sequence[Any], *, fmt: str = "", date_order: str | None =
                 texts[i] = str(cell).strip()
                 continue
             if not pd.isna(stamp):  # a NaT cell is blank
-                naive[i] = stamp
+                stamps.append((i, stamp))
         else:
             texts[i] = str(cell).strip()
-    if texts:
-        series = pd.Series(texts, dtype=object)
-        found = pd.Series(None, index=series.index, dtype=object)
-        if fmt:
-            parsed = pd.to_datetime(series, format=fmt, errors="coerce")
-            found[parsed.notna()] = list(parsed[parsed.notna()])
-        iso = series.str.match(_ISO) & found.isna()
-        if iso.any():
-            candidates = series[iso]
-            try:
-                parsed = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
-                values = list(parsed)
-            except (ValueError, TypeError, OverflowError):  # mixed offsets: one by one
-                values = []
-                for text in candidates:
-                    try:
-                        values.append(pd.Timestamp(text))
-                    except (ValueError, TypeError, OverflowError):
-                        values.append(pd.NaT)
-            for i, value in zip(candidates.index, values, strict=True):
-                if not pd.isna(value):
-                    found[i] = value
-        if not fmt:
-            rest = found.isna()
-            if rest.any():
-                parsed = _slash_frame(series[rest].astype(str), date_order)
-                good = parsed.notna()
-                found[parsed.index[good]] = list(parsed[good])
-        for i, value in found.items():
-            if value is not None and not pd.isna(value):
-                naive[i] = pd.Timestamp(value)
-    times: list[pd.Timestamp | None] = [None] * n
-    unreadable = [i for i in range(n) if naive[i] is None and i in texts]
-    adjusted = []
-    local = [i for i in range(n) if naive[i] is not None and naive[i].tzinfo is None]
-    if local:  # one vectorised localisation; cell by cell only where a DST change interferes
+    return pd.Series(texts, dtype=object), stamps, markers
+
+
+def _read_texts(texts: pd.Series, fmt: str, date_order: str | None) -> list[pd.Series]:
+    """The times of text cells, as series of one dtype each (indexed by position; cells that
+    are no time are left out): the mapping's format, then ISO 8601, then slash dates."""
+    parts: list[pd.Series] = []
+
+    def unread() -> np.ndarray:
+        if not parts:
+            return np.ones(len(texts), dtype=bool)
+        return ~texts.index.isin(np.concatenate([p.index.to_numpy() for p in parts]))
+
+    if fmt:
+        parsed = pd.to_datetime(texts, format=fmt, errors="coerce")
+        parts.append(parsed[parsed.notna()])
+    iso = texts.str.match(_ISO).astype(bool).to_numpy() & unread()
+    if iso.any():
+        candidates = texts[iso]
         try:
-            series = pd.Series([naive[i] for i in local])
-            stamps = list(series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-                          .dt.tz_convert("UTC"))
+            parsed = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
+        except (ValueError, TypeError, OverflowError):  # mixed offsets: one by one
+            parts.extend(_one_by_one(candidates))
+        else:
+            parts.append(parsed[parsed.notna()])
+    if not fmt:
+        rest = unread()
+        if rest.any():
+            parsed = _slash_frame(texts[rest].astype(str), date_order)
+            parts.append(parsed[parsed.notna()])
+    return [p for p in parts if len(p)]
+
+
+def _one_by_one(texts: pd.Series) -> list[pd.Series]:
+    """Times of ISO texts read one at a time (their offsets differ)."""
+    stamps = []
+    for i, text in texts.items():
+        try:
+            stamp = pd.Timestamp(text)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        if not pd.isna(stamp):
+            stamps.append((i, stamp))
+    return _grouped(stamps)
+
+
+def _grouped(stamps: list[tuple[int, pd.Timestamp]]) -> list[pd.Series]:
+    """(position, timestamp) pairs as series of one dtype each (same unit and time zone), so
+    that every time keeps its unit."""
+    groups: dict[str, list[tuple[int, pd.Timestamp]]] = {}
+    for i, stamp in stamps:
+        groups.setdefault(f"{stamp.unit} {stamp.tz!r}", []).append((i, stamp))
+    return [pd.Series([s for _, s in g], index=[i for i, _ in g]) for g in groups.values()]
+
+
+def _parse(cells: Sequence[Any], fmt: str, date_order: str | None, timezone: str
+           ) -> tuple[list[pd.Series], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The times of a column as series of UTC times indexed by position (one per dtype, so
+    each time keeps its unit), and the unreadable, marker and adjusted positions."""
+    texts, stamps, markers = _classify(cells)
+    parts = _read_texts(texts, fmt, date_order) if len(texts) else []
+    parts.extend(_grouped(stamps))
+    local = [p for p in parts if p.dt.tz is None]
+    out = [p.dt.tz_convert("UTC") for p in parts if p.dt.tz is not None]
+    adjusted: list[int] = []
+    failed: list[int] = []
+    if local:  # one vectorised localisation; cell by cell only where a DST change interferes
+        naive = pd.concat(local).sort_index() if len(local) > 1 else local[0].sort_index()
+        try:
+            utc = (naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+                   .dt.tz_convert("UTC"))
         except (ValueError, TypeError, OverflowError, AttributeError):
-            stamps = [pd.NaT] * len(local)
-        for i, stamp in zip(local, stamps, strict=True):
-            if pd.isna(stamp):
-                stamp, moved = _localise(naive[i], timezone)
-                if moved:
-                    adjusted.append(i)
-            times[i] = stamp
-    for i in range(n):
-        if naive[i] is not None and naive[i].tzinfo is not None:
-            times[i] = naive[i].tz_convert("UTC")
-    unreadable = sorted({*unreadable, *(i for i in local if times[i] is None)})
-    return ParsedTimes(times, tuple(unreadable), tuple(markers), tuple(adjusted))
+            utc = pd.Series(pd.NaT, index=naive.index, dtype="datetime64[ns, UTC]")
+        out.append(utc[utc.notna()])
+        for i in utc.index[utc.isna()].tolist():
+            own = next(p[i] for p in local if i in p.index)  # the time in its own unit
+            stamp, moved = _localise(own, timezone)
+            if stamp is None:
+                failed.append(i)
+                continue
+            if moved:
+                adjusted.append(i)
+            out.append(pd.Series([stamp], index=[i]))
+    read = np.concatenate([p.index.to_numpy() for p in out]) if out else np.zeros(0, int)
+    unreadable = sorted({*texts.index[~texts.index.isin(read)].tolist(), *failed})
+    return out, tuple(unreadable), tuple(markers), tuple(sorted(adjusted))
