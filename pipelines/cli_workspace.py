@@ -86,7 +86,7 @@ def add_parsers(sub) -> None:
         epilog="examples:\n"
         "  collab run                           every wave's new exports, latest wave\n"
         "  collab run --wave 2026-03 --no-pdf   one wave, HTML reports only\n"
-        "  collab run -w my-programme --dask    collaboration reports on a local Dask cluster\n"
+        "  collab run -w my-programme --dask    model fits and reports on a local Dask cluster\n"
         "  collab run --dask-address tcp://scheduler:8786",
         formatter_class=_RAW)
     run.add_argument("--wave", default=None, help="wave id (default: every wave in the inbox)")
@@ -178,8 +178,9 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
                         help="PDF of every report (default: when Chromium is installed)")
     parser.add_argument("--dask", action="store_true",
-                        help="render the collaboration reports as Dask tasks on a local "
-                        "cluster of worker processes")
+                        help="render the collaboration reports (and, in a run, fit the "
+                        "analysis's models) as Dask tasks on a local cluster of worker "
+                        "processes")
     parser.add_argument("--dask-address", default=None, metavar="ADDR",
                         help="an existing Dask scheduler (implies --dask; default: the "
                         "COLLAB_DASK_ADDRESS setting)")
