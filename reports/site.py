@@ -24,7 +24,8 @@ Two guarantees hold at the point of publication:
   respondents could be shown or worked out. The pages, the CSV files and the workbook carry
   the same suppression; the workbook's tables pass the gate once more as they are written.
 * **No download attacks its reader.** Every CSV and XLSX cell (and column name) goes through
-  :func:`collab_stats.publication.neutralise_formulas`: a text starting with ``=``, ``+``,
+  :func:`collab_stats.publication.neutralise_cell` (for the workbook through
+  :func:`~collab_stats.publication.neutralise_formulas`): a text starting with ``=``, ``+``,
   ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (OWASP's advice against CSV
   injection), so a collaboration called ``=HYPERLINK(...)`` stays text in a spreadsheet;
   numbers stay numbers. The workbook is checked after writing: it must hold no formula cell.
@@ -48,6 +49,7 @@ import yaml
 
 from collab_stats.atomic import write_atomic, write_text_atomic
 from collab_stats.errors import CollabStatsError
+from collab_stats.publication import FORMULA_PREFIXES, neutralise_cell
 
 from .data import ReportData
 from .notebook import ReportNotebook
@@ -151,22 +153,47 @@ def _insert_before_about(nb: ReportNotebook, cells: Sequence[tuple[str, str]]) -
 def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
     """A download as CSV: lists joined, every text cell and column name neutralised (a
     spreadsheet never reads a formula from it), fields with a line break quoted."""
-    from collab_stats.publication import neutralise_formulas
-
-    safe = neutralise_formulas(_join_lists(frame))
+    safe = _csv_safe(frame)
     # RFC 4180 line ends: the csv module then quotes every field holding a CR or LF, so a
     # name like "\r=1" stays one (neutralised) cell instead of starting a new row with "=1"
     return write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8",
                                                       lineterminator="\r\n"))
 
 
-def _join_lists(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lists and tuples in text columns (e.g. isolated partners) as ``"a; b"``."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(_cell_text).astype(object)
-    return out
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` safe to write as CSV (its index dropped): lists and tuples in text columns
+    joined as ``"a; b"``, then every text cell (object, string and categorical columns) and
+    text column name neutralised as :func:`~collab_stats.publication.neutralise_formulas`
+    does it; other columns as they are.
+
+    One pass over each text column's values and one new frame: a download has a few dozen
+    rows, so pandas' per-column operations would cost more than the cells themselves."""
+    arrays = {}
+    for j, (_, column) in enumerate(frame.items()):
+        if _is_text(column.dtype):
+            values = column.to_numpy(dtype=object)
+            arrays[j] = np.array([_safe_cell(v) for v in values], dtype=object)
+        else:
+            arrays[j] = column.array
+    safe = pd.DataFrame(arrays) if arrays else pd.DataFrame(index=range(len(frame)))
+    safe.columns = [neutralise_cell(c) if isinstance(c, str) else c for c in frame.columns]
+    return safe
+
+
+def _is_text(dtype: object) -> bool:
+    """Whether a column of this dtype may hold text (object, string or categorical)."""
+    return (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype))
+
+
+def _safe_cell(value: object) -> object:
+    """One text column's cell for a CSV: a list or tuple joined, then neutralised (missing
+    values and text that cannot start a formula as they are, without a call)."""
+    if isinstance(value, str):
+        return neutralise_cell(value) if value.startswith(FORMULA_PREFIXES) else value
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return value
+    return neutralise_cell(_cell_text(value))
 
 
 # -- the site ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import xml.etree.ElementTree as ET
 from functools import cache
 from html.parser import HTMLParser
 
@@ -625,12 +626,42 @@ def test_sector_names_in_the_map_are_escaped():
 
 # -- profile labels ------------------------------------------------------------------------------
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _style(element, key: str) -> str:
+    """One property of an SVG element's ``style`` attribute."""
+    pairs = (part.split(":", 1) for part in element.get("style", "").split(";") if ":" in part)
+    return {k.strip(): v.strip() for k, v in pairs}.get(key, "")
+
+
+def _text_extent(element) -> tuple[float, float]:
+    """Left and right edge, in points, of one line of SVG text in the house font."""
+    size = float(_style(element, "font-size").removesuffix("px"))
+    width = outputs_module._text_width(element.text or "", size) * 72
+    x = float(element.get("x"))
+    shift = {"start": 0.0, "middle": width / 2, "end": width}[_style(element, "text-anchor")]
+    return x - shift, x - shift + width
+
+
+def _plot_box(svg: str) -> tuple[float, float, list]:
+    """The plotting area's left and right edge (from its bottom spine, the horizontal line
+    drawn with square caps) and the figure's elements in drawing order."""
+    elements = list(ET.fromstring(svg))
+    for e in elements:
+        if e.tag == f"{SVG}path" and _style(e, "stroke-linecap") == "square":
+            _, x0, y0, _, x1, y1 = e.get("d").split()
+            if y0 == y1:
+                return float(x0), float(x1), elements
+    raise AssertionError("no bottom spine in the figure")
+
+
 @pytest.mark.parametrize("values", [
     (-1.19, -0.86, -0.68, 0.07, -0.21, -0.29, -0.34, -0.12),   # bath in the demo workspace
     (-3.2, 2.9, 0.05, -0.3, 0.4, -0.02, 1.4, -1.5),            # long bars both ways
     (0.3, 0.25, 0.21, 0.1, -0.1, -0.21, -0.25, -0.3),          # short bars only
 ])
-def test_profile_value_labels_stay_inside_the_plot(monkeypatch, values):
+def test_profile_value_labels_stay_inside_the_plot(values):
     """Every value label lies within the plotting area, clear of the characteristic names on
     the left and of the figure's right edge, whatever the length of the bars."""
     data = analysed_programme()
@@ -649,27 +680,25 @@ def test_profile_value_labels_stay_inside_the_plot(monkeypatch, values):
                                     "strength" if k in high and d[k] >= 0.2 else "")
                                    for k in range(len(d))]
     changed = dataclasses.replace(data, benchmark={**data.benchmark, "profile": profile})
-    seen = {}
-
-    def spy(fig, **kwargs):
-        fig.canvas.draw()
-        ax = fig.axes[0]
-        box = ax.get_window_extent()
-        labels = [t for t in ax.texts if re.match(r"^[+\u2212]?\d", t.get_text())]
-        seen["labels"] = [t.get_text() for t in labels]
-        for t in labels:
-            patch = t.get_bbox_patch()
-            extent = (patch or t).get_window_extent()
-            assert box.x0 <= extent.x0 and extent.x1 <= box.x1, t.get_text()
-        names = [t.get_window_extent() for t in ax.get_yticklabels()]
-        assert max(n.x1 for n in names) <= box.x0
-        return figure_output(fig, **kwargs)
-
-    from reports.style import figure_output
-    monkeypatch.setattr(outputs_module, "figure_output", spy)
-    outputs_module.profile_figure(changed, collaboration=cid, wave=data.latest_wave)
-    assert len(seen["labels"]) == 8
-    assert any("area to develop" in t for t in seen["labels"]) == (min(values) <= -0.2)
+    svg = outputs_module.profile_figure(changed, collaboration=cid, wave=data.latest_wave).svg
+    left, right, elements = _plot_box(svg)
+    labels = []
+    for previous, element in zip(elements, elements[1:], strict=False):
+        text = element.text or ""
+        if (element.tag != f"{SVG}text" or not re.match(r"^[+\u2212]?\d", text)
+                or _style(element, "font-size") != "8.5px"):  # 10px: a tick label
+            continue
+        labels.append(text)
+        x0, x1 = _text_extent(element)
+        if previous.tag == f"{SVG}rect" and _style(previous, "fill") == "white":
+            x0 = float(previous.get("x"))  # the label's white box
+            x1 = x0 + float(previous.get("width"))
+        assert left <= x0 and x1 <= right, text
+    names = [e for e in elements if e.tag == f"{SVG}text" and _style(e, "font-size") == "9px"
+             and _style(e, "text-anchor") == "end"]
+    assert names and max(_text_extent(n)[1] for n in names) <= left
+    assert len(labels) == 8
+    assert any("area to develop" in t for t in labels) == (min(values) <= -0.2)
 
 
 # -- comparators (issue 11.5) --------------------------------------------------------------------

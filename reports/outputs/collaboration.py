@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import to_hex
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import Patch
 from matplotlib.textpath import TextToPath
 
 from ..data import ReportData
@@ -40,8 +39,6 @@ from ..style import (
     SEQUENTIAL,
     LegendEntry,
     SvgFigure,
-    figure,
-    figure_output,
     legend,
     plot_area,
     rc,
@@ -117,20 +114,24 @@ def rows_for(data: ReportData, table: str, collaboration: str, wave: str | None 
     """One collaboration's rows of a benchmark (or, with ``group="psychometrics"``,
     psychometric) table, optionally of one wave, as a copy with ``collaboration_id``,
     ``wave_id`` and ``characteristic`` as plain text; empty when the table is absent."""
-    rows = _collaboration_rows(data, group, table, collaboration)
+    rows = _collaboration_rows(data, group, table, collaboration, wave)
     if rows is None:
         return pd.DataFrame()
-    if wave is not None and "wave_id" in rows.columns:
-        rows = rows[(rows["wave_id"] == wave).to_numpy()].reset_index(drop=True)
     # copy-on-write: a shallow copy behaves as a copy, and copies only what a caller changes
     return rows.copy(deep=False)
 
 
-@lru_cache(maxsize=128)
-def _collaboration_rows(data: ReportData, group: str, table: str,
-                        collaboration: str) -> pd.DataFrame | None:
-    """A collaboration's rows of one table, keys as plain text (selected once per table and
-    collaboration: a report asks for the same rows many times)."""
+@lru_cache(maxsize=256)
+def _collaboration_rows(data: ReportData, group: str, table: str, collaboration: str,
+                        wave: str | None = None) -> pd.DataFrame | None:
+    """A collaboration's rows of one table (of one wave, when given), keys as plain text
+    (selected once per table, collaboration and wave: a report asks for the same rows many
+    times)."""
+    if wave is not None:
+        rows = _collaboration_rows(data, group, table, collaboration, None)
+        if rows is None or "wave_id" not in rows.columns:
+            return rows
+        return rows[(rows["wave_id"] == wave).to_numpy()].reset_index(drop=True)
     positions = _positions(data, group, table).get(collaboration)
     if positions is None:
         return None
@@ -205,10 +206,6 @@ def parse_ids(value: Any) -> list[str]:
 def _plain(text: Any) -> str:
     """Text for a matplotlib label: ``$`` would start mathtext."""
     return str(text).replace("$", r"\$")
-
-
-def _wrap(text: str, width: int) -> str:
-    return _plain(textwrap.fill(str(text), width))
 
 
 def _wave_labels(data: ReportData) -> dict[str, str]:
@@ -288,31 +285,71 @@ def response_table(data: ReportData, *, collaboration: str,
 
 # -- the eight characteristics against peers -----------------------------------------------------
 
+_VERDICT_TEXT = ("verdict", "highlight", "reason", "items", "items_left_out")
+_VERDICT_NUMBERS = ("reference_value", "difference", "d", "estimate", "ci_low", "ci_high")
+
+
 @_memo
 def verdict_rows(data: ReportData, collaboration: str, wave: str, comparator: str) -> pd.DataFrame:
     """The collaboration's rows of the library's verdict table for one wave and comparator
     (a peer set, ``"previous"``, ``"baseline"`` or ``"trend"``), one per characteristic in
     framework order; ``verdict`` and ``highlight`` are ``""`` where there is none."""
-    names = data.characteristic_names()
-    frame = pd.DataFrame({"characteristic": list(names)})
+    keys = list(data.characteristic_names())
     rows = rows_for(data, "verdicts", collaboration, wave)
-    columns = ["verdict", "highlight", "reference_value", "difference", "d", "estimate",
-               "ci_low", "ci_high", "reason", "items", "items_left_out", "reference_wave_id",
-               "suppressed"]
     if len(rows):
-        rows = rows[rows["comparator"].astype(str) == comparator]
-    if not len(rows):
-        frame = frame.assign(**{c: np.nan for c in columns})
-    else:
-        frame = frame.merge(rows[["characteristic", *columns]], on="characteristic",
-                            how="left")
-    for column in ("verdict", "highlight", "reason", "items", "items_left_out"):
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
-    frame["suppressed"] = frame["suppressed"].astype("boolean").fillna(True).astype(bool)
-    frame.loc[frame["suppressed"], ["verdict", "highlight"]] = ""
-    for column in ("reference_value", "difference", "d", "estimate", "ci_low", "ci_high"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return frame
+        rows = rows[(rows["comparator"].astype(str) == comparator).to_numpy()]
+    wanted = ["verdict", "highlight", *_VERDICT_NUMBERS, "reason", "items", "items_left_out",
+              "reference_wave_id", "suppressed"]
+    columns = (_aligned(rows, keys, wanted) if len(rows) else
+               {c: np.full(len(keys), np.nan) for c in wanted})
+    for column in _VERDICT_TEXT:
+        columns[column] = _texts(columns[column])
+    hidden = _flags(columns["suppressed"], missing=True)
+    columns["suppressed"] = hidden
+    for column in ("verdict", "highlight"):
+        columns[column] = np.where(hidden, "", columns[column])
+    for column in _VERDICT_NUMBERS:
+        columns[column] = _floats(columns[column])
+    return pd.DataFrame({"characteristic": keys, **columns})
+
+
+def _aligned(rows: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], *,
+             on: str = "characteristic") -> dict[str, Any]:
+    """``columns`` of ``rows`` (at most one row per key) in the order of ``keys``, matched on
+    column ``on``, as a left merge gives them: missing where a key has no row (integers then
+    as floats, booleans as objects; other dtypes kept). One pass instead of a merge: for a
+    few rows a merge costs a millisecond or more."""
+    where = {k: i for i, k in enumerate(rows[on].astype(str).tolist())}
+    take = np.array([where.get(k, -1) for k in keys], dtype=np.intp)
+    fill = bool((take < 0).any())
+    out = {}
+    for column in columns:
+        values = rows[column].array
+        values = (pd.api.extensions.take(values, take, allow_fill=True) if fill
+                  else values.take(take))
+        # text in an object column stays object (a frame made of it would read it as str)
+        out[column] = (pd.Series(values, dtype=object)
+                       if pd.api.types.is_object_dtype(values.dtype) else values)
+    return out
+
+
+def _texts(values: Any) -> np.ndarray:
+    """Values as text, ``""`` where missing (``astype(object).where(notna, "")``)."""
+    return np.array(["" if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
+def _flags(values: Any, *, missing: bool) -> np.ndarray:
+    """Values as booleans, ``missing`` where missing."""
+    return np.array([missing if pd.isna(v) else bool(v) for v in values], dtype=bool)
+
+
+def _floats(values: Any) -> np.ndarray:
+    """Values as floats, NaN where missing or not a number (``pd.to_numeric(errors=
+    "coerce")``)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "fiub":
+        return values.astype(float)
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
 
 
 @_memo
@@ -325,49 +362,58 @@ def characteristic_frame(data: ReportData, collaboration: str, wave: str,
     and ``d`` (the difference from the peer median in standard deviations); ``favourable``
     is the share of favourable answers."""
     names = data.characteristic_names()
-    frame = pd.DataFrame({"characteristic": list(names), "name": list(names.values())})
-    summary = rows_for(data, "summaries", collaboration, wave)
-    keep = ["characteristic", "n", "mean", "sd", "ci_low", "ci_high", "band", "suppressed",
-            "suppressed_reason"]
-    if len(summary):
-        frame = frame.merge(summary[[c for c in keep if c in summary.columns]],
-                            on="characteristic", how="left")
-    else:
-        frame = frame.assign(n=np.nan, mean=np.nan, sd=np.nan, ci_low=np.nan, ci_high=np.nan,
-                             band=None, suppressed=True, suppressed_reason="no responses")
-    frame["suppressed"] = frame["suppressed"].fillna(True).astype(bool)
+    keys = list(names)
+    columns: dict[str, Any] = {"characteristic": keys, "name": list(names.values())}
+    columns |= _summary_columns(rows_for(data, "summaries", collaboration, wave), keys)
+    columns["suppressed"] = _flags(columns["suppressed"], missing=True)
     peers = rows_for(data, "peers", collaboration, wave)
     if len(peers):
-        peers = peers[peers["peer_set"] == peer_set]
-        peers = peers[["characteristic", "peer_key", *_PEER_COLUMNS]]
-    else:
-        peers = pd.DataFrame(columns=["characteristic", "peer_key", *_PEER_COLUMNS])
-    frame = frame.merge(peers, on="characteristic", how="left")
+        peers = peers[(peers["peer_set"] == peer_set).to_numpy()]
+        columns |= _aligned(peers, keys, ["peer_key", *_PEER_COLUMNS])
+    else:  # as a merge with an empty frame leaves them
+        columns |= {c: np.full(len(keys), np.nan, dtype=object)
+                    for c in ("peer_key", *_PEER_COLUMNS)}
     verdicts = verdict_rows(data, collaboration, wave, peer_set)
-    frame["verdict"] = verdicts["verdict"].to_numpy()
-    frame["highlight"] = verdicts["highlight"].to_numpy()
-    frame["d"] = verdicts["d"].to_numpy()
-    frame["deviation"] = verdicts["difference"].to_numpy()
-    frame["verdict_reason"] = verdicts["reason"].to_numpy()
-    favourable = rows_for(data, "favourable", collaboration, wave)
-    if len(favourable) and "favourable_share" in favourable:
-        share = favourable.set_index("characteristic")["favourable_share"]
-        hidden = favourable.set_index("characteristic")["suppressed"].astype(
-            "boolean").fillna(True)
-        frame["favourable"] = share.where(~hidden).reindex(frame["characteristic"]).to_numpy()
-    else:
-        frame["favourable"] = np.nan
+    for column, source in (("verdict", "verdict"), ("highlight", "highlight"), ("d", "d"),
+                           ("deviation", "difference"), ("verdict_reason", "reason")):
+        columns[column] = verdicts[source].to_numpy()
+    columns["favourable"] = _favourable(rows_for(data, "favourable", collaboration, wave), keys)
     for column in ("n", "mean", "sd", "ci_low", "ci_high", "peer_n", "peer_worst",
                    "peer_lower_quartile", "peer_median", "peer_upper_quartile", "peer_best",
                    "deviation", "d", "favourable"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        columns[column] = _floats(columns[column])
     # Belt and braces: nothing of a suppressed characteristic survives.
-    hidden = frame["suppressed"].to_numpy()
-    frame.loc[hidden, ["n", "mean", "sd", "ci_low", "ci_high", "deviation", "d",
-                       "favourable"]] = np.nan
-    frame.loc[hidden, ["verdict", "highlight"]] = ""
-    frame["band"] = frame["band"].astype(object).where(~hidden & frame["band"].notna(), "")
-    return frame
+    hidden = columns["suppressed"]
+    for column in ("n", "mean", "sd", "ci_low", "ci_high", "deviation", "d", "favourable"):
+        columns[column] = np.where(hidden, np.nan, columns[column])
+    for column in ("verdict", "highlight"):
+        columns[column] = np.where(hidden, "", columns[column])
+    band = np.array(["" if h or pd.isna(b) else b for b, h in zip(columns["band"], hidden,
+                                                                   strict=True)], dtype=object)
+    columns["band"] = pd.Series(band, dtype=object)  # object, as the merged frame had it
+    return pd.DataFrame(columns)
+
+
+def _summary_columns(summary: pd.DataFrame, keys: Sequence[str]) -> dict[str, Any]:
+    """A characteristic's summary columns in the order of ``keys``; without a summary, no
+    responses (and so suppressed)."""
+    if not len(summary):
+        n = len(keys)
+        return {**{c: np.full(n, np.nan) for c in ("n", "mean", "sd", "ci_low", "ci_high")},
+                "band": np.full(n, None, dtype=object), "suppressed": np.ones(n, dtype=bool),
+                "suppressed_reason": np.full(n, "no responses", dtype=object)}
+    keep = ["n", "mean", "sd", "ci_low", "ci_high", "band", "suppressed", "suppressed_reason"]
+    return _aligned(summary, keys, [c for c in keep if c in summary.columns])
+
+
+def _favourable(favourable: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The share of favourable answers per characteristic in the order of ``keys``, NaN
+    where hidden or missing."""
+    if not len(favourable) or "favourable_share" not in favourable:
+        return np.full(len(keys), np.nan)
+    columns = _aligned(favourable, keys, ["favourable_share", "suppressed"])
+    hidden = _flags(columns["suppressed"], missing=True)
+    return np.where(hidden, np.nan, _floats(columns["favourable_share"]))
 
 
 #: The verdicts against peers in the panel's few words.
@@ -522,22 +568,6 @@ def _range(values: np.ndarray, floor: float, ceiling: float) -> tuple[float, flo
     return max(floor, np.floor((low - pad) * 4) / 4), min(ceiling, np.ceil((high + pad) * 4) / 4)
 
 
-def _fixed_layout(fig: Any, *, left: float, right: float, top: float, bottom: float) -> None:
-    """Fixed margins in inches instead of constrained layout, which measures every text once
-    more and about doubles the time to draw a figure; the label widths are known here (names
-    are wrapped to a fixed number of characters)."""
-    width, height = fig.get_size_inches()
-    fig.set_layout_engine(None)  # no engine: one draw instead of two
-    for ax in fig.axes:
-        ax.set_position([left / width, bottom / height, 1 - (left + right) / width,
-                         1 - (top + bottom) / height])
-
-
-def _legend(fig: Any, handles: list[Any], ncols: int, fontsize: float = 8.5) -> None:
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=ncols,
-               fontsize=fontsize)
-
-
 _PEER_LEGEND = (
     LegendEntry("This collaboration: mean and 95% CI", line=COLOURS["focus"], width=2.2,
                 marker=MARKERS["focus"], marker_size=7, marker_edge="white"),
@@ -617,69 +647,70 @@ def profile_figure(data: ReportData, *, collaboration: str, wave: str,
     n_rows = len(frame)
     y = np.arange(n_rows)[::-1].astype(float)
     d = frame["d"].to_numpy(dtype=float)
-    style = {"strength": (COLOURS["good"], "///", MARKERS["good"]),
-             "area to develop": (COLOURS["bad"], "\\\\\\", MARKERS["bad"]),
-             "": (COLOURS["grid"], "", MARKERS["neutral"])}
+    style = {"strength": (COLOURS["good"], "///"), "area to develop": (COLOURS["bad"], "\\\\\\"),
+             "": (COLOURS["grid"], "")}
     words = [fmt_number(row.d, sign=True) + (f"  {_word_for(row)}" if _word_for(row) else "")
              for row in frame.itertuples()]
     shown = np.isfinite(d) & ~frame["suppressed"].to_numpy()
     rows = np.flatnonzero(shown)
     limit, inside = _profile_limits(np.abs(d[rows]), [_text_width(words[i], 8.5) for i in rows])
     inside_rows = dict(zip(rows, inside, strict=True))
-    with figure(7.4, 0.48 * n_rows + 1.3) as (fig, ax):
-        ax.set_axisbelow(True)
-        ax.axvline(0, color=COLOURS["ink"], lw=0.8, zorder=1)
-        pad = _PROFILE_PAD * 2 * limit / _PROFILE_WIDTH  # inches to data units
-        for i, (yi, row) in enumerate(zip(y, frame.itertuples(), strict=True)):
-            if not shown[i]:
-                ax.text(0, yi, suppressed_text(data.threshold) if row.suppressed
-                        else "no peer comparison", ha="center", va="center", fontsize=9,
-                        color=COLOURS["muted"], style="italic")
-                continue
-            colour, hatch, _ = style.get(row.highlight, style[""])
-            ax.barh(yi, row.d, height=0.6, color=colour, hatch=hatch,
-                    edgecolor=COLOURS["ink"] if row.highlight else COLOURS["muted"], lw=0.6,
-                    zorder=2)
-            # Beyond the bar's end when there is room before the axis edge; otherwise inside
-            # it, on a white box (ink on white whatever the bar's colour and hatching).
-            side = 1.0 if row.d >= 0 else -1.0
-            if inside_rows[i]:
-                ax.text(row.d - side * pad, yi, words[i], ha="right" if side > 0 else "left",
-                        va="center", fontsize=8.5, color=COLOURS["ink"], zorder=3,
-                        bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
-                              "edgecolor": "none"})
-            else:
-                ax.text(row.d + side * pad, yi, words[i], ha="left" if side > 0 else "right",
-                        va="center", fontsize=8.5, color=COLOURS["ink"], zorder=3)
-        ax.set_xlim(-limit, limit)
-        ax.set_yticks(y, [_wrap(n, 30) for n in frame["name"]], fontsize=9)
-        ax.set_ylim(-0.7, n_rows - 0.3)
-        ax.grid(axis="y", visible=False)
-        ax.tick_params(axis="y", length=0)
-        ax.set_xlabel("Difference from the peer median, in standard deviations\n"
-                      "(\"higher\" and \"lower\": the 95% confidence interval excludes the "
-                      "peer median)", fontsize=9)
-        ax.text(-limit + 0.05, n_rows - 0.45, "\u2190 lower than peers", ha="left",
-                va="bottom", fontsize=8, color=COLOURS["muted"])
-        ax.text(limit - 0.05, n_rows - 0.45, "higher than peers \u2192", ha="right",
-                va="bottom", fontsize=8, color=COLOURS["muted"])
-        _legend(fig, [
-            Patch(facecolor=COLOURS["good"], hatch="///", edgecolor=COLOURS["ink"],
-                  label="Strength"),
-            Patch(facecolor=COLOURS["bad"], hatch="\\\\\\", edgecolor=COLOURS["ink"],
-                  label="Area to develop"),
-            Patch(facecolor=COLOURS["grid"], edgecolor=COLOURS["muted"],
-                  label="Neither (in line, or a smaller significant difference)"),
-        ], 3)
-        _fixed_layout(fig, left=2.45, right=0.15, top=0.1, bottom=0.95)
-        alt = _profile_alt(frame, data.threshold)
-        return figure_output(fig, alt=alt, data=frame[["characteristic", "name", "mean",
-                                                       "peer_median", "deviation", "d",
-                                                       "verdict", "highlight", "suppressed"]])
+    fig = SvgFigure(7.4, 0.48 * n_rows + 1.3)
+    area = plot_area(fig, left=2.45, right=0.15, top=0.1, bottom=0.95, xlim=(-limit, limit),
+                     ylim=(-0.7, n_rows - 0.3))
+    x_axis(fig, area, label_size=9, label=(
+        "Difference from the peer median, in standard deviations\n(\"higher\" and \"lower\": "
+        "the 95% confidence interval excludes the peer median)"))
+    zero, bar, pad = area.x(0), area.height(0.6), _PROFILE_PAD * 72
+    fig.line(zero, area.top, zero, area.bottom, colour=COLOURS["ink"], width=0.8)
+    for i, (yi, row) in enumerate(zip(y, frame.itertuples(), strict=True)):
+        at = area.y(yi)
+        if not shown[i]:
+            fig.text(zero, at, suppressed_text(data.threshold) if row.suppressed
+                     else "no peer comparison", anchor="middle", size=9,
+                     colour=COLOURS["muted"], italic=True)
+            continue
+        colour, hatch = style.get(row.highlight, style[""])
+        end = area.x(row.d)
+        fig.rect(zero, at - bar / 2, end - zero, bar, fill=colour, hatch=hatch or None,
+                 stroke=COLOURS["ink"] if row.highlight else COLOURS["muted"], stroke_width=0.6)
+        # Beyond the bar's end when there is room before the axis edge; otherwise inside it,
+        # on a white box (ink on white whatever the bar's colour and hatching).
+        side = 1.0 if row.d >= 0 else -1.0
+        if inside_rows[i]:
+            width = _text_width(words[i], 8.5) * 72
+            x = end - side * pad
+            margin = 0.15 * 8.5
+            fig.rect(x - width - margin if side > 0 else x - margin, at - 0.59 * 8.5 - margin,
+                     width + 2 * margin, 1.18 * 8.5 + 2 * margin, fill="white")
+            fig.text(x, at, words[i], anchor="end" if side > 0 else "start", size=8.5)
+        else:
+            fig.text(end + side * pad, at, words[i], anchor="start" if side > 0 else "end",
+                     size=8.5)
+    y_labels(fig, area, y, [textwrap.fill(str(n), 30) for n in frame["name"]])
+    top = area.y(n_rows - 0.45)
+    fig.text(area.x(-limit + 0.05), top, "\u2190 lower than peers", size=8,
+             colour=COLOURS["muted"], valign="bottom")
+    fig.text(area.x(limit - 0.05), top, "higher than peers \u2192", anchor="end", size=8,
+             colour=COLOURS["muted"], valign="bottom")
+    spines(fig, area)
+    legend(fig, _PROFILE_LEGEND, 3, measure=_text_width)
+    alt = _profile_alt(frame, data.threshold)
+    return FigureOutput(svg=fig.svg(alt=alt), alt=alt, data=frame[[
+        "characteristic", "name", "mean", "peer_median", "deviation", "d", "verdict",
+        "highlight", "suppressed"]].reset_index(drop=True))
+
+
+_PROFILE_LEGEND = (
+    LegendEntry("Strength", fill=COLOURS["good"], hatch="///", edge=COLOURS["ink"]),
+    LegendEntry("Area to develop", fill=COLOURS["bad"], hatch="\\\\\\", edge=COLOURS["ink"]),
+    LegendEntry("Neither (in line, or a smaller significant difference)",
+                fill=COLOURS["grid"], edge=COLOURS["muted"]),
+)
 
 
 #: Width of the profile's plotting area, the gap between a bar and its label and the margin
-#: kept free at the plot's edges, in inches (the layout is fixed: see ``_fixed_layout``).
+#: kept free at the plot's edges, in inches (the layout is fixed: see ``profile_figure``).
 _PROFILE_WIDTH = 7.4 - 2.45 - 0.15
 _PROFILE_PAD = 0.05
 _PROFILE_EDGE = 0.08
@@ -999,35 +1030,37 @@ def items_frame(data: ReportData, collaboration: str, wave: str,
     chars = [c for c in data.family.framework.characteristics
              if group is None or c.group == group]
     items = [(c, i) for c in chars for i in instrument.items_for(c.id)]
-    frame = pd.DataFrame({"item_id": [i.id for _, i in items],
-                          "characteristic": [c.id for c, _ in items],
-                          "name": [c.name for c, _ in items],
-                          "text": [i.text for _, i in items],
-                          "reverse": [i.reverse for _, i in items]})
+    keys = [i.id for _, i in items]
+    columns: dict[str, Any] = {"item_id": keys, "characteristic": [c.id for c, _ in items],
+                               "name": [c.name for c, _ in items],
+                               "text": [i.text for _, i in items],
+                               "reverse": [i.reverse for _, i in items]}
     rows = rows_for(data, "items", collaboration, wave)
     values = ["n_answered", "p_1", "p_2", "p_3", "p_4", "p_5", "favourable_share",
               "dont_know_share", "suppressed", "suppressed_reason"]
-    if len(rows):
-        rows = rows.assign(item_id=rows["item_id"].astype(str))
-        frame = frame.merge(rows[["item_id", *values]], on="item_id", how="left")
-    else:
-        frame = frame.assign(**{v: np.nan for v in values})
-    frame["suppressed"] = frame["suppressed"].fillna(True).astype(bool)
-    numbers = values[:-2]
-    for column in numbers:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame.loc[frame["suppressed"], numbers] = np.nan
+    columns |= (_aligned(rows, keys, values, on="item_id") if len(rows) else
+                {v: np.full(len(keys), np.nan) for v in values})
+    hidden = _flags(columns["suppressed"], missing=True)
+    columns["suppressed"] = hidden
+    for column in values[:-2]:
+        columns[column] = np.where(hidden, np.nan, _floats(columns[column]))
+    peers = _item_peers(data, wave)
+    peer_columns = ["peer_n", "peer_worst", "peer_median", "peer_best"]
+    columns |= (_aligned(peers, keys, peer_columns, on="item_id") if len(peers) else
+                {c: np.full(len(keys), np.nan) for c in peer_columns})
+    for column in peer_columns:
+        columns[column] = _floats(columns[column])
+    return pd.DataFrame(columns)
+
+
+@lru_cache(maxsize=8)
+def _item_peers(data: ReportData, wave: str) -> pd.DataFrame:
+    """The programme's peer distribution of each item in one wave (the same for every
+    report: selected once)."""
     peers = data.benchmark.get("item_peers", pd.DataFrame())
-    columns = ["peer_n", "peer_worst", "peer_median", "peer_best"]
-    if len(peers):
-        peers = peers[peers["wave_id"].astype(str) == wave].assign(
-            item_id=lambda p: p["item_id"].astype(str))
-        frame = frame.merge(peers[["item_id", *columns]], on="item_id", how="left")
-    else:
-        frame = frame.assign(**{c: np.nan for c in columns})
-    for column in columns:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return frame
+    if not len(peers):
+        return peers
+    return peers[(peers["wave_id"].astype(str) == wave).to_numpy()]
 
 
 def items_figure(data: ReportData, *, collaboration: str, wave: str,
@@ -1780,7 +1813,8 @@ def shown_groups(frame: pd.DataFrame) -> list[str]:
     if not len(frame):
         return []
     shown = frame[~frame["hidden"] & ~frame["protected"] & frame["mean"].notna()]
-    return list(dict.fromkeys(g for g in frame["subgroup"] if g in set(shown["subgroup"])))
+    subgroups = set(shown["subgroup"])
+    return list(dict.fromkeys(g for g in frame["subgroup"] if g in subgroups))
 
 
 def hidden_groups(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
