@@ -77,7 +77,8 @@ class ReportData:
     @property
     def latest_wave(self) -> str:
         """The latest wave with benchmark results."""
-        present = set(self.benchmark["summaries"]["wave_id"].astype(str))
+        # the distinct values only: iterating over every row's text costs ~2 ms
+        present = set(self.benchmark["summaries"]["wave_id"].drop_duplicates().astype(str).tolist())
         waves = [w for w in self.waves if w in present]
         if not waves:
             raise CollabStatsError("the benchmark tables hold no wave of this programme")

@@ -31,7 +31,8 @@ from typing import Any, Literal
 import nbformat
 import pandas as pd
 import yaml
-from nbformat import v4
+from nbformat import NotebookNode, from_dict, v4
+from nbformat.validator import ValidationError, get_validator
 
 from .text import md_escape
 
@@ -58,6 +59,10 @@ LANGUAGE_INFO = {
     "nbconvert_exporter": "python",
 }
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: ~10x faster
+_FAST_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: Text that libyaml writes exactly as PyYAML does: no line breaks, no surrogates and no
+#: characters beyond the Basic Multilingual Plane (libyaml escapes those, PyYAML does not).
+_SAME_IN_LIBYAML = re.compile("[^\n\r\x85\u2028\u2029\ud800-\udfff\U00010000-\U0010ffff]*")
 _LABEL = re.compile(r"^(fig|tbl)-[a-z0-9][a-z0-9-]*$")
 
 
@@ -121,7 +126,7 @@ class ReportNotebook:
     def markdown(self, text: str, *, key: str = "md") -> None:
         """A markdown cell. ``text`` is trusted markup: user-supplied strings in it must
         already be escaped with :func:`reports.text.md_escape`."""
-        self._add(v4.new_markdown_cell(text.strip() + "\n"), key)
+        self._add(_cell("markdown", text.strip() + "\n"), key)
 
     def heading(self, text: str, level: int = 2, *, key: str | None = None) -> None:
         """A heading (level 2 and below: level 1 is the title from the front matter)."""
@@ -177,16 +182,14 @@ class ReportNotebook:
 
             meta["data_html"] = data_table_html(result.data)
         source = _options_text(options) + f"{alias}.{function.__name__}(data{args})"
-        cell = v4.new_code_cell(source, execution_count=None)
-        cell.metadata["tags"] = ["remove-input"]
         # A table is the cell's result (as a pandas DataFrame's would be): Quarto treats a
         # text/html *display_data* output as a JavaScript widget and adds require.js and
         # jQuery from a CDN; an execute_result is rendered as the HTML it is.
         kind = "execute_result" if "text/html" in bundle else "display_data"
         extra = {"execution_count": None} if kind == "execute_result" else {}
-        cell.outputs = [v4.new_output(kind, data=bundle, metadata={"collab_stats": meta},
-                                      **extra)]
-        self._add(cell, label)
+        output = {"output_type": kind, "metadata": {"collab_stats": meta}, "data": bundle,
+                  **extra}
+        self._add(_cell("code", source, tags=["remove-input"], outputs=[output]), label)
         self.outputs[label] = result
         return result
 
@@ -213,20 +216,19 @@ class ReportNotebook:
         """The notebook: front matter, a hidden setup cell, then the cells added so far."""
         front = "---\n" + yaml.safe_dump(self.front_matter(), sort_keys=False,
                                          allow_unicode=True, width=100) + "---\n"
-        raw = v4.new_raw_cell(front)
-        raw.id = "front-matter"
+        raw = _cell("raw", front, cell_id="front-matter")
         imports = "".join(f"import {module} as {alias}\n"
                           for module, alias in sorted(self._modules.items()))
-        setup = v4.new_code_cell(
-            _options_text({"label": "setup", "include": False})
-            + "from reports.data import load_report_data\n" + imports
-            + f"data = load_report_data({self.data_path!r})\n")
-        setup.id = "setup"
-        setup.metadata["tags"] = ["remove-cell"]
-        nb = v4.new_notebook(cells=[raw, setup, *self.cells])
-        nb.metadata["kernelspec"] = dict(KERNELSPEC)
-        nb.metadata["language_info"] = dict(LANGUAGE_INFO)
-        nbformat.validate(nb)
+        setup = _cell("code", _options_text({"label": "setup", "include": False})
+                      + "from reports.data import load_report_data\n" + imports
+                      + f"data = load_report_data({self.data_path!r})\n",
+                      cell_id="setup", tags=["remove-cell"])
+        # as v4.new_notebook makes it, which would check it against the schema once more
+        nb = from_dict({"nbformat": v4.nbformat, "nbformat_minor": v4.nbformat_minor,
+                        "metadata": {"kernelspec": dict(KERNELSPEC),
+                                     "language_info": dict(LANGUAGE_INFO)}})
+        nb.cells = [raw, setup, *self.cells]
+        _validate(nb)
         return nb
 
     def _alias(self, function: Callable[..., Any]) -> str:
@@ -260,13 +262,51 @@ def cell_options(source: str) -> tuple[dict[str, Any], str]:
     return (options if isinstance(options, dict) else {}), "\n".join(lines[len(head):])
 
 
+def _cell(cell_type: Literal["markdown", "code", "raw"], source: str, *, cell_id: str = "",
+          tags: list[str] | None = None,
+          outputs: list[dict[str, Any]] | None = None) -> NotebookNode:
+    """A cell as ``nbformat.v4.new_*_cell`` makes it, without its schema check: nbformat
+    checks a cell against a part of the schema with jsonschema (~0.1 ms a cell), whereas
+    :meth:`ReportNotebook.build` checks the whole notebook once. The id is set by
+    :meth:`ReportNotebook._add` unless given."""
+    cell: dict[str, Any] = {"id": cell_id, "cell_type": cell_type}
+    if cell_type == "code":
+        cell |= {"metadata": {}, "execution_count": None, "source": source,
+                 "outputs": outputs or []}
+    else:
+        cell |= {"source": source, "metadata": {}}
+    if tags:
+        cell["metadata"]["tags"] = tags
+    return from_dict(cell)
+
+
+def _validate(nb: NotebookNode) -> None:
+    """Check ``nb`` against the notebook schema with fastjsonschema (nbformat's default
+    validator, chosen here whatever ``NBFORMAT_VALIDATOR`` says: jsonschema takes ~10 times as
+    long). When it fails, :func:`nbformat.validate` raises the error with jsonschema's fuller
+    message."""
+    validator = get_validator(nb.nbformat, nb.nbformat_minor, name="fastjsonschema")
+    try:
+        validator.validate(nb)
+    except ValidationError:
+        nbformat.validate(nb)
+        raise
+
+
 def _options_text(options: Mapping[str, Any]) -> str:
-    text = ""
-    for key, value in options.items():
-        dumped = yaml.safe_dump({key: value}, default_flow_style=True, width=10_000,
-                                allow_unicode=True).strip()
-        text += "#| " + dumped[1:-1].strip() + "\n"
-    return text
+    """Quarto's ``#|`` lines: each option as ``yaml.safe_dump`` writes it in flow style."""
+    return "".join(f"#| {_option_yaml(key, value)}\n" for key, value in options.items())
+
+
+def _option_yaml(key: str, value: Any) -> str:
+    """``key: value`` as ``yaml.safe_dump({key: value}, default_flow_style=True)`` writes it
+    (without the braces). libyaml (~5x faster) writes text and booleans the same except for
+    the characters :data:`_SAME_IN_LIBYAML` leaves out, which go to PyYAML's own emitter."""
+    same = (isinstance(value, bool | None) or isinstance(value, str)
+            and _SAME_IN_LIBYAML.fullmatch(value) is not None)
+    dumped = yaml.dump({key: value}, Dumper=_FAST_DUMPER if same else yaml.SafeDumper,
+                       default_flow_style=True, width=10_000, allow_unicode=True).strip()
+    return dumped[1:-1].strip()
 
 
 def _slug(text: str) -> str:

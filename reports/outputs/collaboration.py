@@ -124,37 +124,37 @@ def rows_for(data: ReportData, table: str, collaboration: str, wave: str | None 
 @lru_cache(maxsize=256)
 def _collaboration_rows(data: ReportData, group: str, table: str, collaboration: str,
                         wave: str | None = None) -> pd.DataFrame | None:
-    """A collaboration's rows of one table (of one wave, when given), keys as plain text
-    (selected once per table, collaboration and wave: a report asks for the same rows many
-    times)."""
-    if wave is not None:
-        rows = _collaboration_rows(data, group, table, collaboration, None)
-        if rows is None or "wave_id" not in rows.columns:
-            return rows
-        return rows[(rows["wave_id"] == wave).to_numpy()].reset_index(drop=True)
-    positions = _positions(data, group, table).get(collaboration)
-    if positions is None:
+    """A collaboration's rows of one table (of one wave, when given and the table has waves),
+    keys as plain text; ``None`` when the table or the collaboration is not there (cached:
+    a report asks for the same rows many times)."""
+    index = _row_index(data, group, table)
+    if index is None or collaboration not in index[1]:
         return None
-    rows = getattr(data, group)[table].iloc[positions].reset_index(drop=True)
-    for key in ("collaboration_id", "wave_id", "characteristic"):
-        if key in rows.columns:
-            rows[key] = rows[key].astype(str)
-    return rows
+    keyed, positions = index
+    rows = positions[collaboration]
+    if wave is not None and "wave_id" in keyed.columns:
+        rows = positions.get((collaboration, wave), rows[:0])
+    return keyed.iloc[rows].reset_index(drop=True)
+
+
+_KEYS = ("collaboration_id", "wave_id", "characteristic")
 
 
 @lru_cache(maxsize=64)
-def _positions(data: ReportData, group: str, table: str) -> dict[str, np.ndarray]:
-    """Row positions of each collaboration in a table (computed once per table, so that
-    building a report for each of many collaborations does not rescan the tables)."""
+def _row_index(data: ReportData, group: str, table: str,
+               ) -> tuple[pd.DataFrame, dict[Any, np.ndarray]] | None:
+    """A table with its keys (:data:`_KEYS`) as plain text, and the row positions (in table
+    order) of each collaboration and each (collaboration, wave) pair; ``None`` without the
+    table or its ``collaboration_id``. Made once per table, so that building a report for
+    each of many collaborations neither rescans nor converts the tables."""
     frame = getattr(data, group).get(table)
     if frame is None or not len(frame) or "collaboration_id" not in frame.columns:
-        return {}
-    keys = frame["collaboration_id"].astype(str).to_numpy()
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    bounds = np.r_[starts, len(ordered)]
-    return {str(ordered[a]): order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)}
+        return None
+    keyed = frame.assign(**{k: frame[k].astype(str) for k in _KEYS if k in frame.columns})
+    positions: dict[Any, np.ndarray] = dict(keyed.groupby("collaboration_id").indices)
+    if "wave_id" in keyed.columns:
+        positions |= keyed.groupby(["collaboration_id", "wave_id"]).indices
+    return keyed, positions
 
 
 def _memo(function: Any) -> Any:
@@ -244,16 +244,21 @@ def response_frame(data: ReportData, collaboration: str, wave: str | None = None
     waves = data.programme.waves
     if wave is not None:
         waves = waves[: data.waves.index(wave) + 1]
+    first: dict[str, int] = {}  # each wave's first row
+    for i, w in enumerate(rows["wave_id"].tolist() if len(rows) else []):
+        first.setdefault(w, i)
+    values = {c: rows[c].tolist() for c in ("n", "invited", "response_rate", "suppressed")
+              if c in rows.columns}
     records = []
     for w in waves:
-        match = rows[rows["wave_id"] == w.id] if len(rows) else rows
-        if not len(match) and w.id not in present:
+        i = first.get(w.id)
+        if i is None and w.id not in present:
             continue
-        n = float(match["n"].iloc[0]) if len(match) else 0.0
-        inv = float(match["invited"].iloc[0]) if len(match) else float(invited.get(w.id, np.nan))
-        rate = float(match["response_rate"].iloc[0]) if len(match) else (
+        n = float(values["n"][i]) if i is not None else 0.0
+        inv = float(values["invited"][i]) if i is not None else float(invited.get(w.id, np.nan))
+        rate = float(values["response_rate"][i]) if i is not None else (
             0.0 if inv > 0 else np.nan)
-        flagged = bool(match["suppressed"].iloc[0]) if len(match) and "suppressed" in match else False
+        flagged = i is not None and "suppressed" in values and bool(values["suppressed"][i])
         hide = flagged or 0 < n < data.threshold
         records.append({"wave_id": w.id, "wave": w.label, "invited": inv,
                         "responded": np.nan if hide else n,
@@ -267,7 +272,7 @@ def response_frame(data: ReportData, collaboration: str, wave: str | None = None
 @lru_cache(maxsize=8)
 def _present_waves(data: ReportData) -> frozenset[str]:
     """Waves with results in the summaries table."""
-    return frozenset(data.benchmark["summaries"]["wave_id"].astype(str))
+    return frozenset(data.benchmark["summaries"]["wave_id"].drop_duplicates().astype(str).tolist())
 
 
 def response_table(data: ReportData, *, collaboration: str,
@@ -296,12 +301,13 @@ def verdict_rows(data: ReportData, collaboration: str, wave: str, comparator: st
     framework order; ``verdict`` and ``highlight`` are ``""`` where there is none."""
     keys = list(data.characteristic_names())
     rows = rows_for(data, "verdicts", collaboration, wave)
-    if len(rows):
-        rows = rows[(rows["comparator"].astype(str) == comparator).to_numpy()]
     wanted = ["verdict", "highlight", *_VERDICT_NUMBERS, "reason", "items", "items_left_out",
               "reference_wave_id", "suppressed"]
-    columns = (_aligned(rows, keys, wanted) if len(rows) else
-               {c: np.full(len(keys), np.nan) for c in wanted})
+    if len(rows) and (rows["comparator"].astype(str) == comparator).any():
+        columns = _aligned(rows, [(comparator, k) for k in keys], wanted,
+                           on=("comparator", "characteristic"))
+    else:
+        columns = {c: np.full(len(keys), np.nan) for c in wanted}
     for column in _VERDICT_TEXT:
         columns[column] = _texts(columns[column])
     hidden = _flags(columns["suppressed"], missing=True)
@@ -313,13 +319,16 @@ def verdict_rows(data: ReportData, collaboration: str, wave: str, comparator: st
     return pd.DataFrame({"characteristic": keys, **columns})
 
 
-def _aligned(rows: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], *,
-             on: str = "characteristic") -> dict[str, Any]:
+def _aligned(rows: pd.DataFrame, keys: Sequence[Any], columns: Sequence[str], *,
+             on: str | tuple[str, ...] = "characteristic") -> dict[str, Any]:
     """``columns`` of ``rows`` (at most one row per key) in the order of ``keys``, matched on
-    column ``on``, as a left merge gives them: missing where a key has no row (integers then
-    as floats, booleans as objects; other dtypes kept). One pass instead of a merge: for a
-    few rows a merge costs a millisecond or more."""
-    where = {k: i for i, k in enumerate(rows[on].astype(str).tolist())}
+    column ``on`` (or on several columns, the keys then tuples), as a left merge gives them:
+    missing where a key has no row (integers then as floats, booleans as objects; other
+    dtypes kept). One pass instead of a merge: for a few rows a merge costs a millisecond or
+    more."""
+    found = (rows[on].astype(str).tolist() if isinstance(on, str) else
+             list(zip(*(rows[c].astype(str).tolist() for c in on), strict=True)))
+    where = {k: i for i, k in enumerate(found)}
     take = np.array([where.get(k, -1) for k in keys], dtype=np.intp)
     fill = bool((take < 0).any())
     out = {}
@@ -341,6 +350,16 @@ def _texts(values: Any) -> np.ndarray:
 def _flags(values: Any, *, missing: bool) -> np.ndarray:
     """Values as booleans, ``missing`` where missing."""
     return np.array([missing if pd.isna(v) else bool(v) for v in values], dtype=bool)
+
+
+def _blanked(values: Any, hidden: np.ndarray) -> Any:
+    """Values with NaN where ``hidden``, as ``frame.loc[hidden, column] = np.nan`` leaves
+    them: numpy floats directly, other columns through pandas."""
+    if isinstance(values, np.ndarray | pd.arrays.NumpyExtensionArray) and values.dtype.kind == "f":
+        return np.where(hidden, np.nan, values)
+    column = pd.Series(values)
+    column[hidden] = np.nan
+    return column.array
 
 
 def _floats(values: Any) -> np.ndarray:
@@ -368,8 +387,8 @@ def characteristic_frame(data: ReportData, collaboration: str, wave: str,
     columns["suppressed"] = _flags(columns["suppressed"], missing=True)
     peers = rows_for(data, "peers", collaboration, wave)
     if len(peers):
-        peers = peers[(peers["peer_set"] == peer_set).to_numpy()]
-        columns |= _aligned(peers, keys, ["peer_key", *_PEER_COLUMNS])
+        columns |= _aligned(peers, [(peer_set, k) for k in keys], ["peer_key", *_PEER_COLUMNS],
+                            on=("peer_set", "characteristic"))
     else:  # as a merge with an empty frame leaves them
         columns |= {c: np.full(len(keys), np.nan, dtype=object)
                     for c in ("peer_key", *_PEER_COLUMNS)}
@@ -790,26 +809,30 @@ def change_frame(data: ReportData, collaboration: str, wave: str,
     verdict table ``verdict`` and ``words``; ``items`` (``"all"`` or ``"comparable"``) and
     ``items_left_out`` say which questions the change rests on."""
     names = data.characteristic_names()
-    frame = pd.DataFrame({"characteristic": list(names), "name": list(names.values())})
+    keys = list(names)
     rows = rows_for(data, "change", collaboration, wave)
-    columns = ["characteristic", "reference_wave_id", "mean_1", "mean_2", "change", "ci_low",
-               "ci_high", "p_value", "caveat", "n_smaller", "items", "items_left_out",
-               "suppressed", "suppressed_reason"]
-    if len(rows):
-        rows = rows[rows["comparison"] == comparison]
-    if not len(rows):
-        return frame.iloc[0:0].assign(**{c: [] for c in [*columns[1:], "verdict", "words"]})
-    frame = frame.merge(rows[[c for c in columns if c in rows.columns]], on="characteristic",
-                        how="left")
-    frame["suppressed"] = frame["suppressed"].fillna(True).astype(bool)
+    if not (len(rows) and (rows["comparison"] == comparison).any()):
+        frame = pd.DataFrame({"characteristic": keys, "name": list(names.values())})
+        return frame.iloc[0:0].assign(**{c: [] for c in [*_CHANGE_COLUMNS, "verdict", "words"]})
+    columns = {"characteristic": keys, "name": list(names.values())}
+    columns |= _aligned(rows, [(comparison, k) for k in keys],
+                        [c for c in _CHANGE_COLUMNS if c in rows.columns],
+                        on=("comparison", "characteristic"))
+    hidden = _flags(columns["suppressed"], missing=True)
+    columns["suppressed"] = hidden
     verdicts = verdict_rows(data, collaboration, wave, comparison)
-    frame["verdict"] = np.where(frame["suppressed"], "", verdicts["verdict"].to_numpy())
-    frame["words"] = [VERDICT_WORDS.get(x, "Not tested" if x == "" else x)
-                      for x in frame["verdict"]]
+    columns["verdict"] = np.where(hidden, "", verdicts["verdict"].to_numpy())
+    columns["words"] = [VERDICT_WORDS.get(x, "Not tested" if x == "" else x)
+                        for x in columns["verdict"]]
     for column in ("caveat", "items", "items_left_out"):
-        frame[column] = (frame[column] if column in frame else pd.Series("", index=frame.index)
-                         ).astype(object).where(lambda c: c.notna(), "").astype(str)
-    return frame
+        # all text: the frame reads the column as str, as ``.astype(str)`` made it
+        columns[column] = _texts(columns.get(column, np.full(len(keys), "")))
+    return pd.DataFrame(columns)
+
+
+_CHANGE_COLUMNS = ("reference_wave_id", "mean_1", "mean_2", "change", "ci_low", "ci_high",
+                   "p_value", "caveat", "n_smaller", "items", "items_left_out", "suppressed",
+                   "suppressed_reason")
 
 
 def change_table(data: ReportData, *, collaboration: str, wave: str) -> TableOutput:
@@ -844,29 +867,29 @@ def trend_frame(data: ReportData, collaboration: str, wave: str,
     present = _present_waves(data)
     waves = [w for w in waves if w in present]
     names = data.characteristic_names()
-    grid = pd.MultiIndex.from_product([list(names), waves],
-                                      names=["characteristic", "wave_id"]).to_frame(index=False)
-    grid["name"] = grid["characteristic"].map(names)
+    keys = [(c, w) for c in names for w in waves]
+    columns: dict[str, Any] = {"characteristic": [c for c, _ in keys],
+                               "wave_id": [w for _, w in keys],
+                               "name": [names[c] for c, _ in keys]}
+    numbers = ("n", "mean", "ci_low", "ci_high")
     rows = rows_for(data, "summaries", collaboration)
     if len(rows):
-        rows = rows[["characteristic", "wave_id", "n", "mean", "ci_low", "ci_high",
-                     "suppressed"]]
-        grid = grid.merge(rows, on=["characteristic", "wave_id"], how="left")
-    else:
-        grid = grid.assign(n=np.nan, mean=np.nan, ci_low=np.nan, ci_high=np.nan)
-    grid["suppressed"] = grid.get("suppressed", pd.Series(True, index=grid.index)).fillna(
-        True).astype(bool)
-    grid.loc[grid["suppressed"], ["n", "mean", "ci_low", "ci_high"]] = np.nan
+        columns |= _aligned(rows, keys, [*numbers, "suppressed"], on=_BY_WAVE)
+    hidden = (_flags(columns["suppressed"], missing=True) if "suppressed" in columns else
+              np.ones(len(keys), dtype=bool))
+    for column in numbers:
+        columns[column] = _blanked(_floats(columns.get(column, np.full(len(keys), np.nan))),
+                                   hidden)
+    columns["suppressed"] = hidden
     peers = rows_for(data, "peers", collaboration)
-    if len(peers):
-        peers = peers[peers["peer_set"] == peer_set][["characteristic", "wave_id",
-                                                      "peer_median"]]
-        grid = grid.merge(peers, on=["characteristic", "wave_id"], how="left")
-    else:
-        grid["peer_median"] = np.nan
-    for column in ("n", "mean", "ci_low", "ci_high", "peer_median"):
-        grid[column] = pd.to_numeric(grid[column], errors="coerce").astype(float)
-    return grid
+    columns["peer_median"] = (
+        _floats(_aligned(peers, [(peer_set, *k) for k in keys], ["peer_median"],
+                         on=("peer_set", *_BY_WAVE))["peer_median"])
+        if len(peers) else np.full(len(keys), np.nan))
+    return pd.DataFrame(columns)
+
+
+_BY_WAVE = ("characteristic", "wave_id")
 
 
 _EARLIER = (("#8c8c8c", "o"), ("#6e6e6e", "s"), ("#4d4d4d", "^"), ("#8c8c8c", "v"),
@@ -969,21 +992,25 @@ def trend_table_frame(data: ReportData, collaboration: str, wave: str) -> pd.Dat
     table's words (empty words when there is no trend estimate or it is suppressed; trends
     are estimated for the latest wave only)."""
     names = data.characteristic_names()
-    frame = pd.DataFrame({"characteristic": list(names), "name": list(names.values())})
+    keys = list(names)
+    columns: dict[str, Any] = {"characteristic": keys, "name": list(names.values())}
     rows = rows_for(data, "trends", collaboration)
     if len(rows) and wave == data.latest_wave:
-        frame = frame.merge(rows[["characteristic", "slope", "ci_low", "ci_high",
-                                  "n_waves", "suppressed"]], on="characteristic", how="left")
-        verdicts = verdict_rows(data, collaboration, wave, "trend")
-        frame["verdict"] = verdicts["verdict"].to_numpy()
+        columns |= _aligned(rows, keys, ["slope", "ci_low", "ci_high", "n_waves",
+                                         "suppressed"])
+        columns["verdict"] = verdict_rows(data, collaboration, wave, "trend")["verdict"].to_numpy()
+        hidden = _flags(columns["suppressed"], missing=False)
     else:
-        frame = frame.assign(slope=np.nan, ci_low=np.nan, ci_high=np.nan, verdict="",
-                             n_waves=np.nan, suppressed=False)
-    frame["suppressed"] = frame["suppressed"].fillna(False).astype(bool)
-    frame.loc[frame["suppressed"], ["slope", "ci_low", "ci_high"]] = np.nan
-    frame.loc[frame["suppressed"], "verdict"] = ""
-    frame["words"] = [VERDICT_WORDS.get(x, "") for x in frame["verdict"]]
-    return frame
+        empty = np.full(len(keys), np.nan)
+        hidden = np.zeros(len(keys), dtype=bool)
+        columns |= {"slope": empty, "ci_low": empty, "ci_high": empty,
+                    "verdict": np.full(len(keys), "", dtype=object), "n_waves": empty}
+    columns["suppressed"] = hidden
+    for column in ("slope", "ci_low", "ci_high"):
+        columns[column] = _blanked(columns[column], hidden)
+    columns["verdict"] = np.where(hidden, "", columns["verdict"])
+    columns["words"] = [VERDICT_WORDS.get(x, "") for x in columns["verdict"]]
+    return pd.DataFrame(columns)
 
 
 def trend_table(data: ReportData, *, collaboration: str, wave: str,
@@ -1210,25 +1237,29 @@ def value_modes_frame(data: ReportData, collaboration: str, wave: str) -> pd.Dat
     share of respondents choosing it (NaN where suppressed or nobody answered)."""
     collab = data.collaboration(collaboration)
     names = _mode_names(data)
-    frame = pd.DataFrame({"value_mode": list(names), "name": list(names.values())})
-    frame["declared"] = frame["value_mode"].isin(collab.value_modes)
-    frame["declared_main"] = frame["value_mode"] == (collab.main_value_mode or "")
+    keys = list(names)
+    n = len(keys)
+    declared = np.array([k in collab.value_modes for k in keys], dtype=bool)
+    main = np.array([k == (collab.main_value_mode or "") for k in keys], dtype=bool)
+    columns: dict[str, Any] = {"value_mode": keys, "name": list(names.values()),
+                               "declared": declared, "declared_main": main}
+    numbers = ("n_answered", "n_chosen", "share")
     rows = rows_for(data, "value_modes", collaboration, wave)
     if len(rows):
-        frame = frame.merge(rows[["value_mode", "n_answered", "n_chosen", "share", "reason",
-                                  "suppressed", "suppressed_reason"]],
-                            on="value_mode", how="left")
+        columns |= _aligned(rows, keys, [*numbers, "reason", "suppressed", "suppressed_reason"],
+                            on="value_mode")
     else:
-        frame = frame.assign(n_answered=np.nan, n_chosen=np.nan, share=np.nan,
-                             reason="no respondents", suppressed=True,
-                             suppressed_reason="no respondents")
-    frame["suppressed"] = frame["suppressed"].fillna(True).astype(bool)
-    for column in ("n_answered", "n_chosen", "share"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame.loc[frame["suppressed"], ["n_answered", "n_chosen", "share"]] = np.nan
-    frame["declared_text"] = np.where(frame["declared_main"], "Yes, the main way",
-                                      np.where(frame["declared"], "Yes", "No"))
-    return frame
+        columns |= {**{c: np.full(n, np.nan) for c in numbers},
+                    "reason": np.full(n, "no respondents", dtype=object),
+                    "suppressed": np.ones(n, dtype=bool),
+                    "suppressed_reason": np.full(n, "no respondents", dtype=object)}
+    hidden = _flags(columns["suppressed"], missing=True)
+    columns["suppressed"] = hidden
+    for column in numbers:
+        columns[column] = _blanked(_floats(columns[column]), hidden)
+    columns["declared_text"] = np.where(main, "Yes, the main way",
+                                        np.where(declared, "Yes", "No"))
+    return pd.DataFrame(columns)
 
 
 def value_modes_figure(data: ReportData, *, collaboration: str, wave: str) -> FigureOutput:
@@ -1381,17 +1412,28 @@ def sector_ties_frame(data: ReportData, collaboration: str, wave: str) -> pd.Dat
     if not len(rows) or not network_frame(data, collaboration, wave)["known"]:
         return pd.DataFrame(columns=list(_SECTOR_TIES))
     labels = option_labels(data, wave, "sector")
+    sectors = {side: rows[f"sector_{side}"].astype(str) for side in ("a", "b")}
+    names = {side: column.tolist() for side, column in sectors.items()}
+    order = _in_order(list(zip(names["a"], names["b"], strict=True)), labels)
+    frame: dict[str, Any] = {"wave_id": rows["wave_id"].array.take(order),
+                             "collaboration_id": rows["collaboration_id"].array.take(order)}
     for side in ("a", "b"):
-        rows[f"sector_{side}"] = rows[f"sector_{side}"].astype(str)
-        rows[f"sector_{side}_label"] = [labels.get(s, s) for s in rows[f"sector_{side}"]]
+        frame[f"sector_{side}"] = sectors[side].array.take(order)
+        frame[f"sector_{side}_label"] = [labels.get(names[side][i], names[side][i])
+                                         for i in order]
     for column in ("n_organisations_a", "n_organisations_b", "n_ties", "n_possible_ties"):
-        rows[column] = pd.to_numeric(rows[column], errors="coerce").astype(int)
-    rows["density"] = pd.to_numeric(rows["density"], errors="coerce").astype(float)
-    order = {s: k for k, s in enumerate(labels)}
-    key = {s: (order.get(s, len(order)), s) for s in set(rows["sector_a"]) | set(rows["sector_b"])}
-    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: (key[rows["sector_a"].iat[i]],
-                                                            key[rows["sector_b"].iat[i]]))]
-    return rows[list(_SECTOR_TIES)].reset_index(drop=True)
+        frame[column] = _ints(rows[column].array.take(order))
+    frame["density"] = _floats(rows["density"].array.take(order))
+    return pd.DataFrame(frame)
+
+
+def _ints(values: Any) -> np.ndarray:
+    """Values as integers (``pd.to_numeric(errors="coerce").astype(int)``: an error where
+    one is missing)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iub":
+        return values.astype(int)
+    return pd.to_numeric(pd.Series(values), errors="coerce").astype(int).to_numpy()
 
 
 @_memo
@@ -1404,16 +1446,15 @@ def sector_summary(data: ReportData, collaboration: str, wave: str) -> dict[str,
     ties = sector_ties_frame(data, collaboration, wave)
     a, b = ties["sector_a"].to_numpy(), ties["sector_b"].to_numpy()
     diagonal = a == b
-    within = ties[diagonal]
-    sectors = pd.DataFrame({"sector": within["sector_a"].to_numpy(),
-                            "label": within["sector_a_label"].to_numpy(),
-                            "organisations": within["n_organisations_a"].to_numpy(),
-                            "within": within["n_ties"].to_numpy(),
-                            "within_possible": within["n_possible_ties"].to_numpy(),
-                            "within_density": within["density"].to_numpy()})
+    sectors = pd.DataFrame({
+        name: ties[column].to_numpy()[diagonal]
+        for name, column in (("sector", "sector_a"), ("label", "sector_a_label"),
+                             ("organisations", "n_organisations_a"), ("within", "n_ties"),
+                             ("within_possible", "n_possible_ties"),
+                             ("within_density", "density"))})
     position = {s: k for k, s in enumerate(sectors["sector"])}
     upper = np.array([position[x] < position[y] for x, y in zip(a, b, strict=True)], dtype=bool)
-    pairs = ties[upper].reset_index(drop=True)
+    pairs = ties.iloc[np.flatnonzero(upper)].reset_index(drop=True)
     cross, inside = int(pairs["n_ties"].sum()), int(sectors["within"].sum())
     strongest = pairs[pairs["n_ties"] == pairs["n_ties"].max()] if cross else pairs.iloc[0:0]
     return {"ties": ties, "sectors": sectors, "pairs": pairs, "cross": cross,
@@ -1764,19 +1805,30 @@ def breakdown_frame(data: ReportData, collaboration: str, wave: str, by: str) ->
                "hidden", "protected"]
     if not len(rows):
         return pd.DataFrame(columns=columns)
-    rows = rows[rows["breakdown"] == by].copy()
+    rows = rows[(rows["breakdown"] == by).to_numpy()]
     labels = option_labels(data, wave, by)
-    rows["subgroup"] = rows["subgroup"].astype(str)
-    rows["subgroup_label"] = rows["subgroup"].map(lambda s: labels.get(s, s))
-    hidden = _hidden(rows)
-    rows["protected"] = hidden & _secondary(rows)
-    rows["hidden"] = hidden & ~rows["protected"].to_numpy()
+    subgroups = rows["subgroup"].astype(str)
+    order = _in_order(subgroups.tolist(), labels)
+    names = pd.array([labels.get(s, s) for s in subgroups.to_numpy()[order]],
+                     dtype=subgroups.dtype)  # text even when empty
+    hidden = _hidden(rows)[order]
+    protected = hidden & _secondary(rows)[order]
+    frame = {"characteristic": rows["characteristic"].array.take(order),
+             "subgroup": subgroups.array.take(order), "subgroup_label": names}
     for column in ("n", "mean", "ci_low", "ci_high"):
-        rows[column] = pd.to_numeric(rows[column], errors="coerce").astype(float)
-    rows.loc[hidden, ["n", "mean", "ci_low", "ci_high"]] = np.nan
-    order = {s: k for k, s in enumerate(labels)}
-    rows["_order"] = rows["subgroup"].map(lambda s: order.get(s, len(order)))
-    return rows.sort_values(["_order", "subgroup"], kind="stable")[columns].reset_index(drop=True)
+        frame[column] = _blanked(_floats(rows[column].array.take(order)), hidden)
+    return pd.DataFrame(frame | {"hidden": hidden & ~protected, "protected": protected})
+
+
+def _in_order(options: Sequence[Any], labels: dict[str, str]) -> np.ndarray:
+    """Positions that sort ``options`` (or pairs of them) in the order of the instrument's
+    ``labels``, unknown options after them in alphabetical order (a stable sort)."""
+    rank = {s: k for k, s in enumerate(labels)}
+    def key(option: Any) -> Any:
+        if isinstance(option, tuple):
+            return tuple(key(o) for o in option)
+        return rank.get(option, len(rank)), option
+    return np.array(sorted(range(len(options)), key=lambda i: key(options[i])), dtype=np.intp)
 
 
 def breakdown_table(data: ReportData, *, collaboration: str, wave: str,
@@ -1810,18 +1862,23 @@ def breakdown_table(data: ReportData, *, collaboration: str, wave: str,
 
 
 def shown_groups(frame: pd.DataFrame) -> list[str]:
+    """Sub-groups (in the frame's order) with at least one figure shown."""
     if not len(frame):
         return []
-    shown = frame[~frame["hidden"] & ~frame["protected"] & frame["mean"].notna()]
-    subgroups = set(shown["subgroup"])
-    return list(dict.fromkeys(g for g in frame["subgroup"] if g in subgroups))
+    subgroups = frame["subgroup"].tolist()
+    shown = (~frame["hidden"].to_numpy(dtype=bool) & ~frame["protected"].to_numpy(dtype=bool)
+             & frame["mean"].notna().to_numpy())
+    some = {g for g, ok in zip(subgroups, shown, strict=True) if ok}
+    return list(dict.fromkeys(g for g in subgroups if g in some))
 
 
 def hidden_groups(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Labels of sub-groups with nothing shown: (fewer than the threshold, protected)."""
     shown = set(shown_groups(frame))
-    rest = frame[~frame["subgroup"].isin(shown)]
-    small = list(dict.fromkeys(rest.loc[rest["hidden"], "subgroup_label"]))
-    protected = [g for g in dict.fromkeys(rest.loc[rest["protected"], "subgroup_label"])
+    rest = [(label, hidden, protected) for g, label, hidden, protected in zip(
+        frame["subgroup"].tolist(), frame["subgroup_label"].tolist(), frame["hidden"].tolist(),
+        frame["protected"].tolist(), strict=True) if g not in shown]
+    small = list(dict.fromkeys(label for label, hidden, _ in rest if hidden))
+    protected = [g for g in dict.fromkeys(label for label, _, protected in rest if protected)
                  if g not in small]
     return small, protected
