@@ -251,8 +251,10 @@ def write_programme_pages(data: ReportData, folder: str | Path, *, wave: str,
 
 def _write_programme_pages(data: ReportData, folder: str | Path, *, wave: str,
                            links: dict[str, str], html: bool = True, pdf: bool = False,
-                           progress: Progress | None = None) -> SiteResult:
-    """:func:`write_programme_pages` for data already through :func:`published`."""
+                           progress: Progress | None = None,
+                           workbook: Path | None = None) -> SiteResult:
+    """:func:`write_programme_pages` for data already through :func:`published`
+    (``workbook``: the programme workbook when it is already written)."""
     from .overview_report import build_overview_report
     from .technical_report import build_technical_report
 
@@ -267,8 +269,7 @@ def _write_programme_pages(data: ReportData, folder: str | Path, *, wave: str,
     result.record(write_report(build_technical_report(data), folder, "technical-report.ipynb",
                                html=html))
     say("technical report")
-    result.downloads.append(write_programme_workbook(data, folder / "downloads"
-                                                     / "programme-tables.xlsx"))
+    result.downloads.append(workbook or write_programme_workbook(data, _workbook_path(folder)))
     result.record(write_report(build_index(data, wave, links, pdf=pdf), folder,
                                "index.ipynb", html=html, downloads=False))
     write_text_atomic(folder / "_quarto.yml", quarto_project(data))
@@ -333,14 +334,19 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
     say = progress or (lambda message: None)
     collab_files = SiteResult(folder=folder)
     jobs = list(links.items())
+    workbook = None
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                  initargs=(data, folder, wave, html, free_text, comparator),
                                  mp_context=_fork_context()) as pool:
+            # the programme workbook (every benchmark table: at national size the largest
+            # single piece of work) is written by a worker beside the reports, first
+            book = pool.submit(_worker_workbook, _workbook_path(folder))
             for (cid, _), files in zip(jobs, pool.map(_worker_report, jobs, chunksize=4),
                                        strict=True):
                 collab_files.record(files)
                 say(cid)
+            workbook = book.result()
     else:
         for cid, rel in jobs:
             collab_files.record(_write_collaboration_page(data, folder, cid, rel, wave=wave,
@@ -348,7 +354,7 @@ def build_site(data: ReportData, folder: str | Path, *, wave: str | None = None,
                                                           comparator=comparator))
             say(cid)
     result = _write_programme_pages(data, folder, wave=wave, links=links, html=html, pdf=pdf,
-                                    progress=say)
+                                    progress=say, workbook=workbook)
     result.notebooks.extend(collab_files.notebooks)
     result.html.extend(collab_files.html)
     result.downloads.extend(collab_files.downloads)
@@ -384,6 +390,14 @@ def _init_worker(data: ReportData, folder: Path, wave: str, html: bool, free_tex
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _WORKER.update(data=data, folder=folder, wave=wave, html=html, free_text=free_text,
                    comparator=comparator)
+
+
+def _workbook_path(folder: Path) -> Path:
+    return folder / "downloads" / "programme-tables.xlsx"
+
+
+def _worker_workbook(path: Path) -> Path:
+    return write_programme_workbook(_WORKER["data"], path)  # type: ignore[arg-type]
 
 
 def _worker_report(job: tuple[str, str]) -> tuple[list[Path], list[Path]]:

@@ -304,3 +304,19 @@ def test_every_workbook_sheet_reads_back_as_its_published_table(tmp_path):
                     b = [None if v is None else pd.Timestamp(v) for v in b]
                     a = [None if v is None else pd.Timestamp(v) for v in a]
                 assert a == b, (name, column)
+
+
+def test_on_worker_processes_a_worker_writes_the_same_workbook(site, tmp_path):
+    """With workers, the programme workbook is written by a worker beside the collaboration
+    reports (not after them in this process): same sheets, same cells, listed once."""
+    folder, (result, _, ids) = site
+    spread = build_site(analysed_programme(), tmp_path / "reports", collaborations=ids,
+                        workers=2)
+    books = [p for p in spread.downloads if p.name == "programme-tables.xlsx"]
+    assert books == [tmp_path / "reports" / "downloads" / "programme-tables.xlsx"]
+    ours = pd.read_excel(books[0], sheet_name=None)
+    theirs = pd.read_excel(folder / "downloads" / "programme-tables.xlsx", sheet_name=None)
+    assert list(ours) == list(theirs) and len(ours) > 10
+    for name, frame in theirs.items():
+        pd.testing.assert_frame_equal(ours[name], frame, check_exact=True, obj=name)
+    assert sorted(p.name for p in spread.html) == sorted(p.name for p in result.html)
