@@ -129,7 +129,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal
@@ -469,10 +469,19 @@ def _split_options(cell: str, options: Mapping[str, str], delimiter: str, *,
     pieces = [p for p in cell.split(sep) if p.strip()]
     if set(sep) <= _PLAIN_SEPARATORS:
         return _split_plain(pieces, options, index or _OptionIndex.of(options))
+    return _greedy(len(pieces), options, lambda k: len(pieces),
+                   lambda k, end: normalise_text(sep.join(pieces[k:end])))
+
+
+def _greedy(n: int, options: Mapping[str, str], last: Callable[[int], int],
+            joined: Callable[[int, int], str]) -> tuple[list[str], int]:
+    """From piece 0 on: the longest join of pieces ``k:end`` (``end`` from ``last(k)`` down)
+    whose normalised text ``joined(k, end)`` is an option is chosen and matching goes on
+    after it; a piece that begins no option is counted unknown."""
     chosen, unknown, k = [], 0, 0
-    while k < len(pieces):
-        for end in range(len(pieces), k, -1):
-            norm = normalise_text(sep.join(pieces[k:end]))
+    while k < n:
+        for end in range(last(k), k, -1):
+            norm = joined(k, end)
             if norm in options:
                 chosen.append(options[norm])
                 k = end
@@ -495,19 +504,9 @@ def _split_plain(pieces: list[str], options: Mapping[str, str], index: _OptionIn
         return chosen, len(norms) - len(chosen)
     # words[e]: words of the first e pieces (a normalised text has single spaces).
     words = list(accumulate((x.count(" ") + 1 if x else 0 for x in norms), initial=0))
-    chosen, unknown, k = [], 0, 0
-    while k < len(pieces):
-        longest = bisect_right(words, words[k] + index.most_words) - 1
-        for end in range(longest, k, -1):
-            norm = " ".join(x for x in norms[k:end] if x)
-            if norm in options:
-                chosen.append(options[norm])
-                k = end
-                break
-        else:
-            unknown += 1
-            k += 1
-    return chosen, unknown
+    return _greedy(len(pieces), options,
+                   lambda k: bisect_right(words, words[k] + index.most_words) - 1,
+                   lambda k, end: " ".join(x for x in norms[k:end] if x))
 
 
 # --- distinct cells ----------------------------------------------------------------------------
