@@ -264,3 +264,24 @@ def test_arbitrary_bytes_give_raw_export_or_ingest_error(tmp_path, data):
         _check(raw)  # asserts the RawExport contract
         outcomes.append(True)
     assert outcomes == [True, True]
+
+
+@pytest.mark.parametrize("name", ["DS-4002-fa22-survey-results.xlsx",
+                                  "Is_hotdog_a_sandwich___Responses_.xlsx"])
+def test_a_workbook_is_recognised_from_its_first_rows_without_reading_it_twice(
+        name, monkeypatch):
+    """Detection reads only the workbook's first HEAD_ROWS rows (a national export was parsed
+    twice, once to recognise it); what it finds and the rows read are as before."""
+    from collab_stats.ingest import detect, textio
+
+    path = FORMS / f"DS-4002__{name}"
+    full = textio.read_excel_rows(path)
+    head = textio.read_excel_rows(path, head=3)
+    assert head == full[:3] and head.line_numbers == full.line_numbers[:3]
+    seen = []
+    real = textio.read_excel_rows
+    monkeypatch.setattr(detect, "read_excel_rows",
+                        lambda p, **kw: seen.append(real(p, **kw)) or seen[-1])
+    assert detect.detect_format(path) == "google_forms"
+    assert [len(rows) for rows in seen] == [min(detect.HEAD_ROWS, len(full))]
+    assert detect._format_from_rows(full) == "google_forms"

@@ -12,7 +12,7 @@ from pathlib import Path
 from .._params import check_option
 from ..errors import IngestError
 from .raw import FORMATS, RawColumn, RawExport
-from .textio import Rows, read_csv_rows, read_rows, unique_keys
+from .textio import Rows, read_csv_rows, read_excel_rows, read_rows, unique_keys
 
 __all__ = ["detect_format", "read_export", "read_generic"]
 
@@ -49,12 +49,18 @@ def detect_format(path: str | Path) -> str:
     return _format_from_rows(rows)
 
 
+#: Rows of a workbook read to recognise its format (detection looks at the first three).
+HEAD_ROWS = 10
+
+
 def _head_rows(path: Path) -> Rows:
     """The first rows of an export (enough to recognise it) without parsing the whole file."""
     with path.open("rb") as handle:
         head = handle.read(256 * 1024)
         complete = not handle.read(1)
-    if head[:4] == b"PK\x03\x04" or complete:
+    if head[:4] == b"PK\x03\x04":  # a workbook: its first rows only (not parsed twice)
+        return read_excel_rows(path, head=HEAD_ROWS)
+    if complete:
         return read_rows(path)
     # Cut at the last line break; a record may still continue past it, but the first rows,
     # which detection looks at, are complete unless a header cell is enormous.

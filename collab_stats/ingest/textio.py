@@ -378,8 +378,9 @@ def _blank_rows(text: str, delimiter: str, cells: np.ndarray, missing: np.ndarra
     return blank
 
 
-def read_excel_rows(path: str | Path, *, sheet: str | int = 0) -> Rows:
-    """All rows of one sheet of an .xlsx workbook, cells as text (``None`` when blank).
+def read_excel_rows(path: str | Path, *, sheet: str | int = 0, head: int | None = None) -> Rows:
+    """All rows of one sheet of an .xlsx workbook, cells as text (``None`` when blank); with
+    ``head``, only its first ``head`` non-blank rows (enough to recognise the export).
 
     Whole-number floats (Excel stores every number as a float: ``4.0``) become ``"4"``;
     dates and times become ISO text. Before openpyxl parses anything the archive is checked
@@ -429,6 +430,8 @@ def read_excel_rows(path: str | Path, *, sheet: str | int = 0) -> Rows:
                 if any(c is not None for c in cells):
                     rows.append(cells)
                     numbers.append(number)
+                    if head is not None and len(rows) >= head:
+                        break
         except IngestError:
             raise
         except Exception as exc:  # XML, zip (CRC) and value errors from inside the sheet
