@@ -362,15 +362,19 @@ def _distribution_section(nb: ReportNotebook, data: ReportData, wave: str, facts
                 "median of the programme's collaborations.", wave, **kwargs)
 
 
+def _verdict_counts(verdicts) -> tuple[int, int, int]:
+    """Collaboration scores shown, and how many of them are higher / lower than the median
+    (read from the verdict table)."""
+    return (len(verdicts), int((verdicts["verdict"] == "higher").sum()),
+            int((verdicts["verdict"] == "lower").sum()))
+
+
 def _verdict_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dict) -> None:
     if national.is_national(data):
         _national_verdict_section(nb, data, wave, facts)
         return
     nb.heading(SECTIONS[4])
-    verdicts = facts["verdicts"]
-    total = len(verdicts)
-    higher = int((verdicts["verdict"] == "higher").sum())
-    lower = int((verdicts["verdict"] == "lower").sum())
+    total, higher, lower = _verdict_counts(facts["verdicts"])
     nb.markdown(
         "@fig-verdicts has one panel per characteristic. Each point is a collaboration: its "
         "average score, with its 95% interval as a vertical line, against its number of "
@@ -399,10 +403,7 @@ def _verdict_section(nb: ReportNotebook, data: ReportData, wave: str, facts: dic
 def _national_verdict_section(nb: ReportNotebook, data: ReportData, wave: str,
                               facts: dict) -> None:
     nb.heading(SECTIONS[4])
-    verdicts = facts["verdicts"]
-    total = len(verdicts)
-    higher = int((verdicts["verdict"] == "higher").sum())
-    lower = int((verdicts["verdict"] == "lower").sum())
+    total, higher, lower = _verdict_counts(facts["verdicts"])
     differing = national.differing_frame(data, wave=wave)
     nb.markdown(
         "A collaboration is *higher* than the median of the programme's collaborations on a "
