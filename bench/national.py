@@ -307,10 +307,24 @@ def write_reference(root: Path | None = None) -> None:
             frame.to_parquet(REFERENCE_DIR / f"{key.replace('/', '__')}.parquet", index=False)
 
 
-def compare_with_reference(tables: dict[str, pd.DataFrame]) -> list[str]:
+#: Columns whose computation changed since the reference run, so they are compared with a
+#: tolerance (``numpy.isclose``'s rtol, atol) instead of to the last digit: the trends'
+#: single-random-intercept REML fits are solved to machine precision from grouped sums
+#: instead of stopping at statsmodels MixedLM's optimiser tolerance (issue 17; observed
+#: differences up to 8e-7 in z, labels and verdict words identical), and the verdicts table
+#: carries those trends' estimates and intervals.
+RECOMPUTED: dict[str, tuple[tuple[str, ...] | None, float, float]] = {
+    "benchmark/trends": (None, 1e-5, 1e-6),
+    "benchmark/verdicts": (("estimate", "ci_low", "ci_high", "difference"), 1e-5, 1e-6),
+}
+
+
+def compare_with_reference(tables: dict[str, pd.DataFrame],
+                           recomputed: dict = RECOMPUTED) -> list[str]:
     """How ``tables`` differ from the stored reference: one line per table that differs
     (missing, extra, shape, columns, or the largest difference of a column); [] when every
-    table is identical to the last digit."""
+    table is identical to the last digit, except the ``recomputed`` columns (table ->
+    (columns or None for every float column, rtol, atol)), which must be close."""
     import numpy as np
 
     stored = {p.stem.replace("__", "/"): pd.read_parquet(p)
@@ -336,6 +350,10 @@ def compare_with_reference(tables: dict[str, pd.DataFrame]) -> list[str]:
                 x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
                 both = np.isnan(x) & np.isnan(y)
                 diff = np.where(both, 0.0, np.abs(x - y))
+                columns, rtol, atol = recomputed.get(key, ((), 0.0, 0.0))
+                if ((columns is None or column in columns)
+                        and np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=True).all()):
+                    continue
                 problems.append(f"{key}.{column}: largest difference {np.nanmax(diff):.3g}"
                                 if np.isfinite(diff).all() else
                                 f"{key}.{column}: missing values differ")

@@ -9,7 +9,8 @@ Two questions, two tools:
   paired t-test when everyone answered both waves and Welch's test when nobody did.
 * :func:`trend_model` / :func:`collaboration_trends` - is there a *linear trend over all
   waves*? A linear mixed model ``score ~ wave_number`` with random intercepts for respondents
-  (the panel) and/or collaborations, fitted by REML with statsmodels' ``MixedLM``.
+  (the panel) and/or collaborations, fitted by REML (one random intercept: directly from
+  grouped sums, the estimates statsmodels' ``MixedLM`` reaches; both: with ``MixedLM``).
 
 Waves using different instrument versions
 -----------------------------------------
@@ -74,8 +75,8 @@ INVARIANCE_CAVEAT = ("measurement invariance across these waves was not supporte
 RANDOM_EFFECTS: tuple[tuple[str, ...], ...] = (
     ("respondent",), ("collaboration",), ("respondent", "collaboration"))
 
-#: Collaborations per piece of :func:`collaboration_trends` work (8 fits each, a few tens of
-#: milliseconds a fit: a piece takes seconds, long enough to be worth sending to a worker).
+#: Collaborations per piece of :func:`collaboration_trends` work (8 fits each, about 2 ms a
+#: fit: a piece takes about a second, long enough to be worth sending to a worker).
 TREND_CHUNK = 50
 
 _SCORE_COLUMNS = ("wave_id", "collaboration_id", "respondent_id", "characteristic", "score")
@@ -585,49 +586,83 @@ def _wave_numbers(order: list[str], wave_numbers: Mapping[str, float] | None) ->
     return out
 
 
-def _profile_reml(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, float]:
-    """REML estimates of ``y ~ 1 + x + (1 | groups)`` from grouped sums: (beta, lambda).
-
-    lambda = sigma_u^2 / sigma_e^2 maximises the profiled REML log-likelihood
-    ``-(sum_g log(1 + lambda n_g) + log det A + (N - 2) log q) / 2`` with
-    ``A = X'H^-1 X``, ``q = y'H^-1 y - b' A^-1 b``, ``H = I + lambda Z Z'``; used as start
-    values for MixedLM (which then gives the estimates and their standard errors).
-    """
+def _sums(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple:
+    """Grouped sums behind ``y ~ 1 + x + (1 | groups)``: (n_g, S_g = X_g'1, sum y_g, X'X,
+    X'y, y'y)."""
     G = int(groups.max()) + 1
     n_g = np.bincount(groups, minlength=G).astype(float)
-    sx = np.bincount(groups, weights=x, minlength=G)
+    S = np.stack([n_g, np.bincount(groups, weights=x, minlength=G)], axis=1)
     sy = np.bincount(groups, weights=y, minlength=G)
-    S = np.stack([n_g, sx], axis=1)  # X_g' 1
-    xtx = np.array([[len(y), x.sum()], [x.sum(), x @ x]])
-    xty = np.array([y.sum(), x @ y])
-    yty = y @ y
-    N = len(y)
+    sx, sxx = x.sum(), x @ x
+    return (n_g, S, sy, np.array([[len(y), sx], [sx, sxx]]), np.array([y.sum(), x @ y]),
+            y @ y)
 
-    def parts(lam):
-        wg = lam / (1.0 + lam * n_g)
-        A = xtx - (S * wg[:, None]).T @ S
-        bvec = xty - (S * (wg * sy)[:, None]).sum(axis=0)
-        beta = np.linalg.solve(A, bvec)
-        q = yty - (wg * sy * sy).sum() - bvec @ beta
-        return A, beta, q
 
-    def objective(tau):
-        lam = tau * tau
+class _Profile:
+    """The REML log-likelihood of ``y ~ 1 + x + (1 | groups)`` profiled over the fixed effects
+    and the residual variance, as a function of lambda = sigma_u^2 / sigma^2, from grouped
+    sums (no N x N matrix): ``V = I + lambda Z Z'`` is block diagonal with
+    ``V_g^-1 = I - lambda / (1 + lambda n_g) 11'``."""
+
+    def __init__(self, y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> None:
+        self.n_g, self.S, self.sy, self.xtx, self.xty, self.yty = _sums(y, x, groups)
+        self.N = len(y)
+
+    def at(self, lam: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """A = X'V^-1 X, the GLS beta, q = r'V^-1 r at that beta, and c_g = 1 / (1 + lambda
+        n_g)."""
+        c = 1.0 / (1.0 + lam * self.n_g)
+        w = lam * c
+        A = self.xtx - (self.S * w[:, None]).T @ self.S
+        b = self.xty - (self.S * (w * self.sy)[:, None]).sum(axis=0)
+        beta = np.linalg.solve(A, b)
+        q = self.yty - (w * self.sy * self.sy).sum() - b @ beta
+        return A, beta, float(q), c
+
+    def deviance(self, lam: float) -> float:
+        """-2 x the profiled REML log-likelihood, up to a constant:
+        ``sum_g log(1 + lambda n_g) + log det A + (N - 2) log q``."""
         try:
-            A, _, q = parts(lam)
+            A, _, q, _ = self.at(lam)
         except np.linalg.LinAlgError:
             return np.inf
         sign, logdet = np.linalg.slogdet(A)
         if sign <= 0 or q <= 0:
             return np.inf
-        return np.log1p(lam * n_g).sum() + logdet + (N - 2) * np.log(q)
+        return float(np.log1p(lam * self.n_g).sum() + logdet + (self.N - 2) * np.log(q))
 
-    best = optimize.minimize_scalar(objective, bounds=(0.0, 10.0), method="bounded",
-                                    options={"xatol": 1e-6})
-    tau = best.x if objective(best.x) <= objective(0.0) else 0.0
-    lam = tau * tau
-    _, beta, _ = parts(lam)
-    return beta, lam
+    def slope(self, lam: float) -> float:
+        """d deviance / d lambda: ``sum n_g c_g + tr(A^-1 A') + (N - 2) q' / q`` with
+        ``A' = -sum c_g^2 S_g S_g'`` and ``q' = -sum c_g^2 s_g^2`` (s_g the group's residual
+        sum; beta's own change drops out at the GLS optimum)."""
+        A, beta, q, c = self.at(lam)
+        s = self.sy - self.S @ beta
+        dA = -(self.S * (c * c)[:, None]).T @ self.S
+        dq = -(c * c * s * s).sum()
+        return float((self.n_g * c).sum() + np.trace(np.linalg.solve(A, dA))
+                     + (self.N - 2) * dq / q)
+
+    def hessian(self, lam: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """The Hessian of the profiled REML log-likelihood in (beta, lambda) at the GLS beta,
+        as statsmodels' ``MixedLM.hessian`` defines it (covariance parameter unscaled, the
+        beta block ``-(N - 2) A / q``), with beta and q."""
+        A, beta, q, c = self.at(lam)
+        n, S, fac = self.n_g, self.S, self.N - 2
+        s = self.sy - S @ beta
+        c2, c3 = c * c, c * c * c
+        dA = -(S * c2[:, None]).T @ S
+        d2A = 2.0 * (S * (n * c3)[:, None]).T @ S
+        dq = -(c2 * s * s).sum()
+        d2q = 2.0 * (n * c3 * s * s).sum()
+        inv_dA = np.linalg.solve(A, dA)
+        h_ll = (0.5 * (n * n * c2).sum() - 0.5 * fac * (d2q / q - dq * dq / (q * q))
+                - 0.5 * (np.trace(np.linalg.solve(A, d2A)) - np.trace(inv_dA @ inv_dA)))
+        h_bl = -fac / q * (S * (c2 * s)[:, None]).sum(axis=0)
+        H = np.empty((3, 3))
+        H[:2, :2] = -fac * A / q
+        H[:2, 2] = H[2, :2] = h_bl
+        H[2, 2] = h_ll
+        return H, beta, q
 
 
 #: Below this ratio sigma_u^2 / sigma^2 the REML optimum is taken to be on the boundary (0).
@@ -658,37 +693,89 @@ def _boundary_fit(y: np.ndarray, x: np.ndarray) -> _Fit:
                 "estimates are those of ordinary least squares")
 
 
+#: statsmodels' ``MixedLM.fit`` warnings, given by the direct fit where MixedLM would give them.
+_ON_BOUNDARY = "The MLE may be on the boundary of the parameter space."
+_NOT_DEFINITE = "The Hessian matrix at the estimated parameter values is not positive definite."
+
+
+def _reml_intercept(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> _Fit:
+    """REML fit of ``y ~ 1 + x + (1 | groups)`` from grouped sums, to machine precision.
+
+    lambda = sigma_u^2 / sigma^2 is first located by a bounded search of the profiled REML
+    deviance over tau = sqrt(lambda) in [0, 10] (:class:`_Profile`), then solved exactly as
+    the root of its derivative (Brent's method on a bracket around that point). Then, as
+    statsmodels' ``MixedLM.fit`` does from its optimum: beta is the GLS estimate,
+    ``sigma^2 = q / (N - 2)``, ``sigma_u^2 = lambda sigma^2``, and the standard errors of beta
+    are the square roots of the beta block of ``inv(-H)``, H the Hessian of the profiled REML
+    log-likelihood in (beta, lambda) (:meth:`_Profile.hessian`, equal to
+    ``MixedLM.hessian`` to rounding). MixedLM reaches the same optimum only to its optimiser's
+    tolerance (about 1e-6 relative in lambda), so its figures differ from these at that level.
+    """
+    profile = _Profile(y, x, groups)
+    best = optimize.minimize_scalar(lambda t: profile.deviance(t * t), bounds=(0.0, 10.0),
+                                    method="bounded", options={"xatol": 1e-6})
+    tau = best.x if profile.deviance(best.x * best.x) <= profile.deviance(0.0) else 0.0
+    lam, converged = _root(profile, tau * tau)
+    if lam < _BOUNDARY:
+        # statsmodels' MixedLM cannot evaluate its likelihood at a zero random-effects
+        # variance (it inverts that covariance), and REML there is least squares.
+        return _boundary_fit(y, x)
+    H, beta, q = profile.hessian(lam)
+    scale = q / (len(y) - 2)
+    with np.errstate(invalid="ignore"):
+        try:
+            bse = np.sqrt(np.diag(np.linalg.inv(-H))[:2])
+        except np.linalg.LinAlgError:
+            bse = np.full(2, np.nan)
+    notes = []
+    if lam * scale < 0.01:
+        notes.append(_ON_BOUNDARY)
+    if (np.diag(H) >= 0).any():
+        notes.append(_NOT_DEFINITE)
+    return _Fit(beta, bse, lam * scale, float("nan"), scale, converged, "; ".join(notes))
+
+
+def _root(profile: _Profile, lam: float) -> tuple[float, bool]:
+    """The stationary point of the profiled deviance next to ``lam`` (a bracket widened
+    from 0.1% either side until the derivative changes sign), and whether one was found."""
+    if lam < _BOUNDARY:
+        return lam, True
+    slope = profile.slope(lam)
+    if slope == 0.0:
+        return lam, True
+    for width in 1e-3 * 4.0 ** np.arange(8):
+        lo, hi = lam * max(1.0 - width, 0.0), lam * (1.0 + width)
+        if profile.slope(lo) < 0.0 < profile.slope(hi):
+            root = optimize.brentq(profile.slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+            return float(root), True
+    return lam, False
+
+
 def _fit_mixed(frame: pd.DataFrame, random: tuple[str, ...]) -> tuple[_Fit | None, str]:
     """Fit ``score ~ wave_number`` with the random intercepts asked for; REML."""
-    from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
-
     y = frame["score"].to_numpy(dtype=float)
     x = frame["wave_number"].to_numpy(dtype=float)
-    if random == ("respondent", "collaboration"):
-        model = MixedLM.from_formula(
-            "score ~ wave_number", frame, groups=frame["collaboration"],
-            re_formula="1", vc_formula={"respondent": "0 + C(respondent)"})
-        start = None
-    else:
-        groups = frame[random[0]].to_numpy()
-        groups = pd.factorize(groups)[0]
+    if random != ("respondent", "collaboration"):
+        groups = pd.factorize(frame[random[0]].to_numpy())[0]
         if np.bincount(groups).max() < 2:
             fit = _boundary_fit(y, x)
             return replace(fit, re_var=float("nan"), note=(
                 f"no {random[0]} has more than one score: the {random[0]} variance cannot be "
                 "told apart from the residual variance; the estimates are those of ordinary "
                 "least squares")), ""
-        beta, lam = _profile_reml(y, x, groups)
-        if lam < _BOUNDARY:
-            # statsmodels' MixedLM cannot evaluate its likelihood at a zero random-effects
-            # variance (it inverts that covariance), so the boundary solution is given here.
-            return _boundary_fit(y, x), ""
-        model = MixedLM(y, np.column_stack([np.ones_like(x), x]), groups)
-        start = MixedLMParams.from_components(fe_params=beta, cov_re=np.array([[lam]]))
+        try:
+            return _reml_intercept(y, x, groups), ""
+        except np.linalg.LinAlgError as exc:
+            return None, f"the model cannot be fitted: {exc}"
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    model = MixedLM.from_formula(
+        "score ~ wave_number", frame, groups=frame["collaboration"],
+        re_formula="1", vc_formula={"respondent": "0 + C(respondent)"})
     fallback, error = None, ""
     for method in ("lbfgs", "bfgs"):
         try:
-            result = model.fit(reml=True, start_params=start, method=[method])
+            result = model.fit(reml=True, method=[method])
         except (np.linalg.LinAlgError, ValueError) as exc:
             error = f"MixedLM failed: {exc}"
             continue
@@ -840,10 +927,18 @@ def trend_model(
 
     with :math:`u` or :math:`v` left out as ``random`` says. A respondent's repeated answers
     share :math:`v_{ij}`, so panel members are not counted as independent. Variance
-    components are estimated by restricted maximum likelihood (REML, as lme4's default);
-    for a single random intercept the profiled REML likelihood is first maximised from
-    grouped sums to give MixedLM good start values, and MixedLM's optimisers are tried in
-    turn (L-BFGS, then BFGS) until one converges. When the REML estimate of that variance is
+    components are estimated by restricted maximum likelihood (REML, as lme4's default).
+    With a single random intercept the REML likelihood, profiled over the fixed effects and
+    the residual variance, depends on :math:`\\lambda = \\sigma_u^2 / \\sigma^2` only and is
+    computed from grouped sums; :math:`\\lambda` is solved to machine precision, and the
+    fixed effects, variances and standard errors follow as statsmodels' ``MixedLM.fit``
+    derives them from its optimum (SEs from the inverse of the negative Hessian of the
+    profiled REML log-likelihood in :math:`(\\beta, \\lambda)`; its warnings too, e.g. "The
+    MLE may be on the boundary of the parameter space." when
+    :math:`\\hat\\sigma_u^2 < 0.01`). MixedLM itself stops at its optimiser's tolerance, so
+    its figures differ from these by about 1e-7 (slopes) to 1e-6 (p-values). With both
+    random intercepts the model is fitted by ``MixedLM`` (L-BFGS, then BFGS if that does not
+    converge). When the REML estimate of a single variance is
     0 (lme4's "boundary (singular) fit") the REML estimates are the ordinary least-squares
     ones with :math:`\\hat\\sigma^2 = RSS / (N - 2)`, which are given directly (statsmodels
     cannot evaluate its likelihood there) and said so in ``warnings``; the same when no
@@ -908,8 +1003,7 @@ def collaboration_trends(
 
     Each collaboration x characteristic is its own mixed model ``score ~ wave_number`` with
     random intercepts for respondents, fitted by REML (see :func:`trend_model`); the data are
-    split once and each fit starts from the profiled-REML estimates, so a fit takes a few tens
-    of milliseconds.
+    split once and each fit works from its grouped sums, so a fit takes about 2 ms.
 
     Parameters
     ----------
