@@ -619,28 +619,46 @@ class _Profile:
         q = self.yty - (w * self.sy * self.sy).sum() - b @ beta
         return A, beta, float(q), c
 
+    def curve(self, lams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The deviance (-2 x the profiled REML log-likelihood, up to a constant) and its
+        derivative at each lambda in ``lams``, all at once (A is 2 x 2, so written out):
+
+        ``D = sum_g log(1 + lambda n_g) + log det A + (N - 2) log q`` and
+        ``D' = sum_g n_g c_g + tr(A^-1 A') + (N - 2) q' / q`` with ``A' = -sum c_g^2 S_g S_g'``
+        and ``q' = -sum c_g^2 s_g^2`` (S_g = X_g'1, s_g the group's residual sum; beta's own
+        change drops out at the GLS optimum). D is inf where A or q is not positive."""
+        lam = np.asarray(lams, dtype=float)[:, None]
+        n, sx, sy = self.n_g, self.S[:, 1], self.sy
+        c = 1.0 / (1.0 + lam * n)
+        w = lam * c
+        a11 = self.xtx[0, 0] - (w * n * n).sum(axis=1)
+        a12 = self.xtx[0, 1] - (w * n * sx).sum(axis=1)
+        a22 = self.xtx[1, 1] - (w * sx * sx).sum(axis=1)
+        b1 = self.xty[0] - (w * n * sy).sum(axis=1)
+        b2 = self.xty[1] - (w * sx * sy).sum(axis=1)
+        det = a11 * a22 - a12 * a12
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta0 = (a22 * b1 - a12 * b2) / det
+            beta1 = (a11 * b2 - a12 * b1) / det
+            q = self.yty - (w * sy * sy).sum(axis=1) - b1 * beta0 - b2 * beta1
+            valid = (det > 0) & (a11 > 0) & (q > 0)
+            deviance = np.where(valid, np.log1p(lam * n).sum(axis=1) + np.log(det)
+                                + (self.N - 2) * np.log(q), np.inf)
+            s = sy - n * beta0[:, None] - sx * beta1[:, None]
+            c2 = c * c
+            d11, d12, d22 = (-(c2 * n * n).sum(axis=1), -(c2 * n * sx).sum(axis=1),
+                             -(c2 * sx * sx).sum(axis=1))
+            trace = (a22 * d11 - 2.0 * a12 * d12 + a11 * d22) / det
+            slope = (n * c).sum(axis=1) + trace - (self.N - 2) * (c2 * s * s).sum(axis=1) / q
+        return deviance, np.where(valid, slope, np.nan)
+
     def deviance(self, lam: float) -> float:
-        """-2 x the profiled REML log-likelihood, up to a constant:
-        ``sum_g log(1 + lambda n_g) + log det A + (N - 2) log q``."""
-        try:
-            A, _, q, _ = self.at(lam)
-        except np.linalg.LinAlgError:
-            return np.inf
-        sign, logdet = np.linalg.slogdet(A)
-        if sign <= 0 or q <= 0:
-            return np.inf
-        return float(np.log1p(lam * self.n_g).sum() + logdet + (self.N - 2) * np.log(q))
+        """:meth:`curve`'s deviance at one lambda."""
+        return float(self.curve(np.array([lam]))[0][0])
 
     def slope(self, lam: float) -> float:
-        """d deviance / d lambda: ``sum n_g c_g + tr(A^-1 A') + (N - 2) q' / q`` with
-        ``A' = -sum c_g^2 S_g S_g'`` and ``q' = -sum c_g^2 s_g^2`` (s_g the group's residual
-        sum; beta's own change drops out at the GLS optimum)."""
-        A, beta, q, c = self.at(lam)
-        s = self.sy - self.S @ beta
-        dA = -(self.S * (c * c)[:, None]).T @ self.S
-        dq = -(c * c * s * s).sum()
-        return float((self.n_g * c).sum() + np.trace(np.linalg.solve(A, dA))
-                     + (self.N - 2) * dq / q)
+        """:meth:`curve`'s derivative at one lambda."""
+        return float(self.curve(np.array([lam]))[1][0])
 
     def hessian(self, lam: float) -> tuple[np.ndarray, np.ndarray, float]:
         """The Hessian of the profiled REML log-likelihood in (beta, lambda) at the GLS beta,
@@ -698,24 +716,29 @@ _ON_BOUNDARY = "The MLE may be on the boundary of the parameter space."
 _NOT_DEFINITE = "The Hessian matrix at the estimated parameter values is not positive definite."
 
 
+#: Where the profiled REML deviance is first evaluated: lambda = 0 and 12 decades around 1,
+#: 8 points a decade (the profile can have more than one local minimum in small samples;
+#: the best grid point picks the basin, which is then solved exactly).
+_GRID = np.concatenate([[0.0], np.logspace(-6.0, 6.0, 97)])
+
+
 def _reml_intercept(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> _Fit:
     """REML fit of ``y ~ 1 + x + (1 | groups)`` from grouped sums, to machine precision.
 
-    lambda = sigma_u^2 / sigma^2 is first located by a bounded search of the profiled REML
-    deviance over tau = sqrt(lambda) in [0, 10] (:class:`_Profile`), then solved exactly as
-    the root of its derivative (Brent's method on a bracket around that point). Then, as
-    statsmodels' ``MixedLM.fit`` does from its optimum: beta is the GLS estimate,
-    ``sigma^2 = q / (N - 2)``, ``sigma_u^2 = lambda sigma^2``, and the standard errors of beta
-    are the square roots of the beta block of ``inv(-H)``, H the Hessian of the profiled REML
-    log-likelihood in (beta, lambda) (:meth:`_Profile.hessian`, equal to
-    ``MixedLM.hessian`` to rounding). MixedLM reaches the same optimum only to its optimiser's
-    tolerance (about 1e-6 relative in lambda), so its figures differ from these at that level.
+    lambda = sigma_u^2 / sigma^2 is located on a grid of the profiled REML deviance
+    (:data:`_GRID`, :meth:`_Profile.curve`), then solved exactly as the root of its derivative
+    between the neighbours of the best grid point (Brent's method). Then, as statsmodels'
+    ``MixedLM.fit`` does from its optimum: beta is the GLS estimate, ``sigma^2 = q / (N -
+    2)``, ``sigma_u^2 = lambda sigma^2``, and the standard errors of beta are the square roots
+    of the beta block of ``inv(-H)``, H the Hessian of the profiled REML log-likelihood in
+    (beta, lambda) (:meth:`_Profile.hessian`, equal to ``MixedLM.hessian`` to rounding).
+    MixedLM reaches the same optimum only to its optimiser's tolerance (about 1e-6 relative
+    in lambda), so its figures differ from these at that level.
     """
     profile = _Profile(y, x, groups)
-    best = optimize.minimize_scalar(lambda t: profile.deviance(t * t), bounds=(0.0, 10.0),
-                                    method="bounded", options={"xatol": 1e-6})
-    tau = best.x if profile.deviance(best.x * best.x) <= profile.deviance(0.0) else 0.0
-    lam, converged = _root(profile, tau * tau)
+    lam, converged = _minimum(profile)
+    if lam is None:
+        raise _NoMaximum
     if lam < _BOUNDARY:
         # statsmodels' MixedLM cannot evaluate its likelihood at a zero random-effects
         # variance (it inverts that covariance), and REML there is least squares.
@@ -735,20 +758,42 @@ def _reml_intercept(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> _Fit:
     return _Fit(beta, bse, lam * scale, float("nan"), scale, converged, "; ".join(notes))
 
 
-def _root(profile: _Profile, lam: float) -> tuple[float, bool]:
-    """The stationary point of the profiled deviance next to ``lam`` (a bracket widened
-    from 0.1% either side until the derivative changes sign), and whether one was found."""
-    if lam < _BOUNDARY:
-        return lam, True
-    slope = profile.slope(lam)
-    if slope == 0.0:
-        return lam, True
-    for width in 1e-3 * 4.0 ** np.arange(8):
-        lo, hi = lam * max(1.0 - width, 0.0), lam * (1.0 + width)
-        if profile.slope(lo) < 0.0 < profile.slope(hi):
-            root = optimize.brentq(profile.slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
-            return float(root), True
-    return lam, False
+class _NoMaximum(Exception):
+    """The profiled REML likelihood has no interior maximum to speak of."""
+
+
+#: Why a fit is not given when the REML likelihood has no maximum.
+_NO_MAXIMUM = ("the REML likelihood has no maximum (it rises, or stays flat, as the residual "
+               "variance shrinks against the respondent variance): too few repeated scores "
+               "to tell the two apart")
+
+
+def _minimum(profile: _Profile) -> tuple[float | None, bool]:
+    """The lambda that minimises the profiled deviance, and whether it was solved: 0 when
+    the grid's best point is 0 (the minimum is on the boundary, or within 1e-6 of it);
+    otherwise the root of the derivative next to the best grid point (``False`` when no sign
+    change brackets it: then the bounded minimum between the neighbours). None when there is
+    no maximum to speak of: the best point is the grid's last (lambda >= 1e6, the residual
+    variance next to nothing) or the deviance is flat over the grid (to 1e-9)."""
+    deviance, slope = profile.curve(_GRID)
+    finite = np.isfinite(deviance)
+    if not finite.any():
+        raise np.linalg.LinAlgError("the REML likelihood cannot be evaluated (singular design)")
+    j = int(np.argmin(deviance))
+    if j == len(_GRID) - 1 or np.ptp(deviance[finite]) <= 1e-9 * (1.0 + abs(deviance[j])):
+        return None, False
+    if j == 0:
+        return 0.0, True
+    lo, hi = (j, j + 1) if slope[j] < 0 else (j - 1, j)
+    if slope[j] == 0.0:
+        return float(_GRID[j]), True
+    if slope[lo] < 0.0 < slope[hi]:
+        root = optimize.brentq(profile.slope, _GRID[lo], _GRID[hi], xtol=1e-300,
+                               rtol=4 * np.finfo(float).eps)
+        return float(root), True
+    best = optimize.minimize_scalar(profile.deviance, bounds=(_GRID[j - 1], _GRID[j + 1]),
+                                    method="bounded", options={"xatol": 1e-12})
+    return float(best.x), False
 
 
 def _fit_mixed(frame: pd.DataFrame, random: tuple[str, ...]) -> tuple[_Fit | None, str]:
@@ -767,6 +812,8 @@ def _fit_mixed(frame: pd.DataFrame, random: tuple[str, ...]) -> tuple[_Fit | Non
             return _reml_intercept(y, x, groups), ""
         except np.linalg.LinAlgError as exc:
             return None, f"the model cannot be fitted: {exc}"
+        except _NoMaximum:
+            return None, _NO_MAXIMUM
     from statsmodels.regression.mixed_linear_model import MixedLM
 
     model = MixedLM.from_formula(
@@ -942,7 +989,10 @@ def trend_model(
     0 (lme4's "boundary (singular) fit") the REML estimates are the ordinary least-squares
     ones with :math:`\\hat\\sigma^2 = RSS / (N - 2)`, which are given directly (statsmodels
     cannot evaluate its likelihood there) and said so in ``warnings``; the same when no
-    respondent has more than one score (their variance is then not identifiable). The test of :math:`\\beta_1` is
+    respondent has more than one score (their variance is then not identifiable). With very
+    few repeated scores the REML likelihood can have no maximum at all (it keeps rising as
+    the residual variance shrinks): then no figures are given and ``reason`` says so (MixedLM
+    would stop wherever its optimiser gave up). The test of :math:`\\beta_1` is
     statsmodels' Wald z test: ``z = slope / se``, ``p = 2 P(Z > |z|)``, interval
     ``slope +/- z_{(1+ci)/2} se`` (lme4 gives no p-value; lmerTest's Satterthwaite t test
     gives nearly the same with many groups). A respondent who answered about two

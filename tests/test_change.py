@@ -681,6 +681,51 @@ def test_collaboration_trends_match_mixedlm_fits():
     assert compared >= 30, compared
 
 
+def _one_cell(y, x, respondents):
+    return pd.DataFrame({"wave_id": [f"w{int(v)}" for v in x], "collaboration_id": "c",
+                         "respondent_id": [f"r{r}" for r in respondents],
+                         "characteristic": "PS", "score": y})
+
+
+def test_trend_model_finds_a_large_variance_ratio():
+    """Respondents differ far more than their answers move (sigma_u / sigma = 40, lambda
+    about 1,600): the optimum lies beyond where a search of lambda in [0, 100] would stop.
+    Reference: statsmodels MixedLM from its own start reaches the same slope, and its REML
+    log-likelihood is no higher than at the direct fit's optimum."""
+    from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
+
+    rng = np.random.default_rng(3)
+    people = np.repeat(np.arange(30), 3)
+    x = np.tile([0.0, 1.0, 2.0], 30)
+    y = 3 + 0.2 * x + rng.normal(0, 2.0, 30)[people] + rng.normal(0, 0.05, 90)
+    fit = trend_model(_one_cell(y, x, people), characteristic="PS", collaboration="c",
+                      wave_numbers={"w0": 0.0, "w1": 1.0, "w2": 2.0})
+    lam = fit.sd_respondent ** 2 / fit.sd_residual ** 2
+    assert fit.converged and 500 < lam < 5000, lam
+    model = MixedLM(y, np.column_stack([np.ones_like(x), x]), people)
+    theirs = model.fit(reml=True)
+    assert fit.slope == pytest.approx(theirs.fe_params[1], abs=1e-4)
+    ours = MixedLMParams.from_components(fe_params=np.array([fit.intercept, fit.slope]),
+                                         cov_re=np.array([[lam]]))
+    assert model.loglike(ours, profile_fe=False) >= model.loglike(
+        theirs.params_object, profile_fe=False) - 1e-9
+
+
+def test_trend_model_without_a_reml_maximum_is_not_tested():
+    """Two respondents with two scores each: the REML likelihood keeps rising as the residual
+    variance shrinks (its deviance falls through lambda = 1e2, 1e4, 1e6), so there is no
+    estimate to give (MixedLM stops wherever its optimiser gives up)."""
+    from collab_stats.change import _GRID, _Profile
+
+    y, x, people = [3.8, 4.6, 4.2, 4.2], [2.0, 1.0, 0.0, 0.0], [0, 0, 1, 1]
+    deviance, _ = _Profile(np.array(y), np.array(x), np.array(people)).curve(_GRID)
+    assert np.all(np.diff(deviance[49:]) < 0)  # from lambda = 1 on, falling
+    fit = trend_model(_one_cell(y, x, people), characteristic="PS", collaboration="c",
+                      wave_numbers={"w0": 0.0, "w1": 1.0, "w2": 2.0})
+    assert math.isnan(fit.slope) and fit.label == "not tested" and not fit.converged
+    assert fit.reason.startswith("the REML likelihood has no maximum")
+
+
 def test_boundary_and_unlinked_respondents_reduce_to_ols():
     rng = np.random.default_rng(8)
     # Nobody answers twice: the respondent variance is not identifiable.
