@@ -888,6 +888,8 @@ def aggregation_verdict(
         Median rwg or rwg(J) over the groups (``AgreementResult.median``).
     p_value : float, optional, keyword-only
         p-value of the ANOVA F test; without it the group effect is judged on ICC(1) alone.
+        NaN (the test could not be computed, as :func:`grouped_icc` gives it with only one
+        group) is a missing figure: "Cannot judge".
     alpha : float, keyword-only
         Significance level of the F test (default 0.05).
     icc2_threshold, rwg_threshold : float, keyword-only
@@ -937,7 +939,8 @@ def aggregation_verdict(
     for name, value in (("icc1", icc1), ("icc2", icc2), ("median_rwg", median_rwg)):
         if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
             raise ParameterError(f"{name} must be a number (NaN if unknown); got {value!r}")
-    if p_value is not None:
+    untested = isinstance(p_value, float | np.floating) and np.isnan(p_value)
+    if p_value is not None and not untested:
         check_number("p_value", p_value, low=0, high=1)
     check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
     check_number("icc2_threshold", icc2_threshold, low=0, high=1)
@@ -947,7 +950,7 @@ def aggregation_verdict(
         name
         for name, value in (("ICC(1)", icc1), ("ICC(2)", icc2), ("the median rwg", median_rwg))
         if np.isnan(value)
-    ]
+    ] + (["the F test"] if untested else [])
     if missing:
         return (
             f"Cannot judge. {', '.join(missing)} could not be computed; see the reason "

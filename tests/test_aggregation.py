@@ -593,6 +593,7 @@ def test_missing_values_reduce_n_used_by_their_number(data, draw):
         ((0.02, 0.75, 0.85), {"p_value": 0.2}, "Not justified.", "not significant"),
         ((0.12, 0.92, 0.40), {}, "Not justified.", "do not agree"),
         ((0.12, float("nan"), 0.9), {}, "Cannot judge.", "ICC(2)"),
+        ((0.12, 0.92, 0.9), {"p_value": float("nan")}, "Cannot judge.", "the F test"),
     ],
 )
 def test_aggregation_verdict(args, kwargs, headline, fragment):
@@ -602,6 +603,21 @@ def test_aggregation_verdict(args, kwargs, headline, fragment):
 
 def test_verdict_thresholds_are_inclusive():
     assert aggregation_verdict(0.1, 0.70, 0.70, p_value=0.01).startswith("Justified.")
+
+
+def test_programme_psychometrics_with_a_wave_of_one_shown_collaboration():
+    """A small programme where disclosure control leaves one collaboration in a wave: its
+    ICCs and F test cannot be computed, and the aggregation verdict says "Cannot judge."
+    (it raised a ParameterError on the NaN p-value before)."""
+    from collab_stats import simulate_programme
+    from collab_stats.psychometrics import programme_psychometrics
+
+    sim = simulate_programme(seed=11, n_collaborations=3, n_waves=3)
+    result = programme_psychometrics(sim.data, sim.instrument, programme=sim.programme,
+                                     factor_models=False, invariance=False, n_boot=20)
+    untested = result.aggregation[result.aggregation["p_value"].isna()]
+    assert len(untested) > 0
+    assert untested["verdict"].str.startswith("Cannot judge.").all()
 
 
 # --- parameters ----------------------------------------------------------------------------------
