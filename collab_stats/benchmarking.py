@@ -85,7 +85,8 @@ class ProgrammeBenchmark:
     profile : DataFrame
         Relative strengths and areas to develop, against the collaboration's own mean and
         against the peer median of all collaborations (the size of each difference; which
-        characteristics are called strengths is decided in ``verdicts``).
+        characteristics are called strengths is decided in ``verdicts``, so the ``label`` of
+        :func:`~collab_stats.peers.profile` is left out).
     verdicts : DataFrame
         The one table of verdicts every report reads
         (:func:`~collab_stats.verdicts.characteristic_verdicts`): per wave x collaboration x
@@ -262,7 +263,9 @@ def benchmark_programme(
                          secondary=in_hidden)
     shown = raw[~in_hidden]
     peers = peer_benchmarks(shown, programme, peer_sets=peer_sets, min_peers=min_peers)
-    strengths = profile(shown, peers[peers["peer_set"] == "all"])
+    # Which characteristics are strengths is decided once, in ``verdicts``; the profile's own
+    # rule (the top two by d, significant or not) would contradict it, so it is not kept.
+    strengths = profile(shown, peers[peers["peer_set"] == "all"]).drop(columns="label")
 
     favourable = _suppress_linked(raw_favourable, hidden, count="n_respondents",
                                   by=("wave_id", "characteristic"), threshold=threshold)

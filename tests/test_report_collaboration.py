@@ -50,11 +50,10 @@ def shown_id() -> str:
     """A collaboration whose latest-wave figures are shown and which has a labelled strength
     relative to peers (so every section has content)."""
     data = analysed_programme()
-    prof = data.benchmark["profile"]
-    keep = ((prof["wave_id"].astype(str) == data.latest_wave)
-            & (prof["reference"] == "peer_median") & (prof["peer_set"] == "all")
-            & (prof["label"] == "strength"))
-    ids = set(prof.loc[keep, "collaboration_id"].astype(str))
+    verdicts = data.benchmark["verdicts"]
+    keep = ((verdicts["wave_id"].astype(str) == data.latest_wave)
+            & (verdicts["comparator"] == "all") & (verdicts["highlight"] == "strength"))
+    ids = set(verdicts.loc[keep, "collaboration_id"].astype(str))
     return next(c.id for c in data.programme.collaborations if c.id in ids)
 
 
@@ -290,7 +289,8 @@ def test_item_shares_and_network_numbers_match_their_tables():
     items = data.benchmark["items"]
     items = items[(items["collaboration_id"].astype(str) == cid)
                   & (items["wave_id"].astype(str) == data.latest_wave)]
-    shown = items[~items["suppressed"]].set_index(items["item_id"].astype(str))
+    shown = items[~items["suppressed"].astype(bool)]
+    shown = shown.set_index(shown["item_id"].astype(str))
     frame = nb.outputs["tbl-items"].data.set_index("item_id")
     np.testing.assert_allclose(frame.loc[shown.index, "p_5"], shown["p_5"].astype(float))
     net = data.benchmark["network"]
@@ -666,20 +666,20 @@ def test_profile_value_labels_stay_inside_the_plot(values):
     the left and of the figure's right edge, whatever the length of the bars."""
     data = analysed_programme()
     cid = shown_id()
-    profile = data.benchmark["profile"].copy()
-    keep = ((profile["collaboration_id"].astype(str) == cid)
-            & (profile["wave_id"].astype(str) == data.latest_wave)
-            & (profile["reference"] == "peer_median") & (profile["peer_set"] == "all"))
+    verdicts = data.benchmark["verdicts"].copy()  # the figure's d and words come from here
+    keep = ((verdicts["collaboration_id"].astype(str) == cid)
+            & (verdicts["wave_id"].astype(str) == data.latest_wave)
+            & (verdicts["comparator"] == "all"))
     order = list(data.characteristic_names())
-    index = profile.index[keep.to_numpy()]
-    rank = [order.index(str(c)) for c in profile.loc[index, "characteristic"]]
+    index = verdicts.index[keep.to_numpy()]
+    rank = [order.index(str(c)) for c in verdicts.loc[index, "characteristic"]]
     d = np.asarray(values)[rank]
-    profile.loc[index, "d"] = d
+    verdicts.loc[index, "d"] = d
     low, high = np.argsort(d)[:2], np.argsort(d)[-2:]
-    profile.loc[index, "label"] = [("area to develop" if k in low and d[k] <= -0.2 else
-                                    "strength" if k in high and d[k] >= 0.2 else "")
-                                   for k in range(len(d))]
-    changed = dataclasses.replace(data, benchmark={**data.benchmark, "profile": profile})
+    verdicts.loc[index, "highlight"] = [("area to develop" if k in low and d[k] <= -0.2 else
+                                         "strength" if k in high and d[k] >= 0.2 else "")
+                                        for k in range(len(d))]
+    changed = dataclasses.replace(data, benchmark={**data.benchmark, "verdicts": verdicts})
     svg = outputs_module.profile_figure(changed, collaboration=cid, wave=data.latest_wave).svg
     left, right, elements = _plot_box(svg)
     labels = []
@@ -704,11 +704,16 @@ def test_profile_value_labels_stay_inside_the_plot(values):
 # -- comparators (issue 11.5) --------------------------------------------------------------------
 
 def test_a_comparator_with_too_few_peers_falls_back_to_the_programme():
-    """The fixture's peer groups and regions have fewer than five shown collaborations in the
-    latest wave: the report compares with the programme and says why."""
+    """A collaboration whose peer group and region have fewer than five shown collaborations
+    in the latest wave: the report compares with the programme and says why."""
     data = analysed_programme()
+    peers = data.benchmark["peers"]
+    latest = peers[peers["wave_id"].astype(str) == data.latest_wave]
+    few = latest[latest["peer_set"].isin(["region", "peer_group"])].groupby(
+        latest["collaboration_id"].astype(str))["peer_n"].max() < 5
+    cid = next(c.id for c in data.programme.collaborations if few.get(c.id, False))
     for peer_set in ("region", "peer_group"):
-        nb = build_collaboration_report(data, shown_id(), peer_set=peer_set)
+        nb = build_collaboration_report(data, cid, peer_set=peer_set)
         summary = "\n".join(markdown_cells(nb.build())).replace("\\", "")
         assert "has too few collaborations with enough responses" in summary
         assert "the programme's collaborations are used instead" in summary
