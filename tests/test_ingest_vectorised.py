@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collab_stats.ingest import textio
-from collab_stats.ingest.convert import _factorize, _options, _split_options
+from collab_stats.ingest.convert import _factorize
 from collab_stats.ingest.mapping import normalise_text
 from collab_stats.ingest.pseudonym import PSEUDONYM_HEX_DIGITS, pseudonymise
+from collab_stats.ingest.select import option_lookup, split_distinct, split_options
 from collab_stats.ingest.times import parse_time_column, parse_times
 from collab_stats.schema import respondent_rows
 
@@ -53,9 +54,61 @@ def split_reference(cell: str, options: dict[str, str], delimiter: str) -> tuple
        pieces=st.lists(st.sampled_from(WORDS), max_size=8),
        delimiter=st.sampled_from(["", ";", ",", " and "]))
 def test_multi_select_cells_split_as_the_plain_greedy_rule_does(labels, pieces, delimiter):
-    options = _options([(label, f"o{k}") for k, label in enumerate(labels)])
+    options = option_lookup([(label, f"o{k}") for k, label in enumerate(labels)])
     cell = (delimiter or ";").join(pieces)
-    assert _split_options(cell, options, delimiter) == split_reference(cell, options, delimiter)
+    assert split_options(cell, options, delimiter) == split_reference(cell, options, delimiter)
+
+
+# Option labels that share first words, contain the delimiters, normalise to the same text
+# or to nothing, and pieces that are none of them.
+SELECT_WORDS = ["Org", "Org A", "Org A Ltd", "Org A Ltd Trust", "a, ltd", "A;Ltd", "ltd", "Trust",
+                "x-y", "X Y", "p1", "P1!", "!!", " ", "", "Don’t know", "dont know", "é",
+                "e\u0301", "unknown", "Org B"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(lists=st.lists(st.lists(st.sampled_from(SELECT_WORDS), max_size=6), min_size=1,
+                      max_size=3),
+       cells=st.lists(st.lists(st.sampled_from(SELECT_WORDS), max_size=7), min_size=1,
+                      max_size=6),
+       joiners=st.lists(st.sampled_from([";", ",", "; ", ";;", ", "]), min_size=1, max_size=3),
+       pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), max_size=15),
+       delimiter=st.sampled_from(["", ";", ",", " and "]))
+def test_distinct_cells_split_together_as_one_by_one(lists, cells, joiners, pairs, delimiter):
+    """Every (cell, option list) pair split by the vectorised splitter gives what the plain
+    greedy rule gives for that cell and list: the same choices in the same order (repeats
+    kept), and the same number of unknown pieces."""
+    lookups = [option_lookup([(label, f"o{k}") for k, label in enumerate(labels)])
+               for labels in lists]
+    texts = [joiners[k % len(joiners)].join(pieces).strip() for k, pieces in enumerate(cells)]
+    cell_of = np.array([c % len(texts) for c, _ in pairs], dtype=np.int64)
+    lookup_of = np.array([k % len(lookups) for _, k in pairs], dtype=np.int64)
+    splits = split_distinct(texts, lookups, cell_of, lookup_of, delimiter)
+    expected = [split_reference(texts[c], lookups[k], delimiter)
+                for c, k in zip(cell_of.tolist(), lookup_of.tolist(), strict=True)]
+    assert splits.n_chosen.tolist() == [len(chosen) for chosen, _ in expected]
+    assert splits.n_unknown.tolist() == [unknown for _, unknown in expected]
+    assert splits.chosen.tolist() == [o for chosen, _ in expected for o in chosen]
+
+
+def test_distinct_cells_split_together_on_chosen_cases():
+    lookups = [option_lookup([("Org A", "a"), ("Org A Ltd", "al"), ("Org A, Ltd Trust", "alt"),
+                              ("p1", "p1")]),
+               option_lookup([("Org", "o"), ("p1", "q1"), ("A", "x")])]
+    texts = ["Org A;Org A Ltd;p1", "Org A, Ltd, Trust, p1", "p1;p1;nobody; ;!!", "", "Org;A"]
+    cell_of = np.array([0, 0, 1, 1, 2, 2, 3, 4, 4])
+    lookup_of = np.array([0, 1, 0, 1, 0, 1, 0, 0, 1])
+    splits = split_distinct(texts, lookups, cell_of, lookup_of, "")
+    # "Org A" begins "Org A Ltd" in the first list, so pieces are joined there; the second
+    # list has options of one word only; "!!" normalises to nothing; " " is no piece.
+    assert splits.n_chosen.tolist() == [3, 1, 2, 1, 2, 2, 0, 1, 2]
+    assert splits.n_unknown.tolist() == [0, 2, 0, 3, 2, 2, 0, 0, 0]
+    assert splits.chosen.tolist() == ["a", "al", "p1", "q1", "alt", "p1", "q1", "p1", "p1",
+                                      "q1", "q1", "a", "o", "x"]
+    assert [split_options(texts[c], lookups[k], "")
+            for c, k in zip(cell_of.tolist(), lookup_of.tolist(), strict=True)] == [
+        (["a", "al", "p1"], 0), (["q1"], 2), (["alt", "p1"], 0), (["q1"], 3),
+        (["p1", "p1"], 2), (["q1", "q1"], 2), ([], 0), (["a"], 0), (["o", "x"], 0)]
 
 
 def test_distinct_cells_keep_types_apart():
@@ -145,6 +198,19 @@ def test_each_distinct_id_is_hashed_as_one_id_would_be():
     assert pseudonymise(ids, secret=key, programme_id="demo").tolist() == expected
     with pytest.raises(textio.ParameterError, match="id number 2 is ' '"):
         pseudonymise(["a", "b", " "], secret=key, programme_id="demo")
+
+
+@pytest.mark.parametrize("key_bytes", [16, 32, 63, 64, 65, 100])
+def test_pseudonyms_are_the_hmac_of_each_id_for_keys_of_any_length(key_bytes):
+    """The keyed pads are hashed once for all ids; every key length (a key longer than
+    SHA-256's 64-byte block is hashed first) gives hmac.new's digest."""
+    key = bytes(range(7, 7 + key_bytes))
+    texts = ["R_1", "a@example.org", "é ü", "x" * 200, "1"]
+    expected = ["p" + hmac.new(key, b"prog\x1f" + t.encode(), hashlib.sha256)
+                .hexdigest()[:PSEUDONYM_HEX_DIGITS] for t in texts]
+    assert pseudonymise(texts, secret=key, programme_id="prog").tolist() == expected
+    # Ids that are not all text (numbers) go the general way, to the same pseudonyms.
+    assert pseudonymise([*texts[:4], 1], secret=key, programme_id="prog").tolist() == expected
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -127,11 +127,9 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Literal
 
 import numpy as np
@@ -163,6 +161,7 @@ from .mapping import (
 )
 from .pseudonym import pseudonymise
 from .raw import RawColumn, RawExport
+from .select import option_lookup, split_distinct
 from .times import guess_date_order, parse_time_column
 from .times import is_blank as _is_blank
 
@@ -184,9 +183,6 @@ _FALSE = {"0", "false", "f", "no", "n", "incomplete", "partial", "not finished"}
 _UNCHECKED = {"0", "false", "no", "unchecked", "not selected", "not checked"}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _REASON_DTYPE = pd.CategoricalDtype(list(MISSING_REASONS))
-# Delimiters that normalise_text folds into a space and that never combine with a
-# neighbouring character under NFKC.
-_PLAIN_SEPARATORS = frozenset(";,|/\t ")
 
 OnUnknownLabel = Literal["skip", "quarantine"]
 
@@ -430,83 +426,6 @@ class _ColumnReader:
         if label in self.labels:
             return self._target(self.labels[label], "its label")
         return _UNKNOWN, None, "text matches no answer label"
-
-
-def _options(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Normalised label or id -> option id."""
-    out: dict[str, str] = {}
-    for label, oid in pairs:
-        norm = normalise_text(label)
-        if norm:
-            out[norm] = oid
-    return out
-
-
-@dataclass(frozen=True)
-class _OptionIndex:
-    """What splitting multi-select cells needs to know of one set of options: the most
-    words of an option, and every text of whole words that begins an option of several
-    words (only a piece that is one of them can start a match of several pieces)."""
-
-    most_words: int
-    prefixes: frozenset[str]
-
-    @classmethod
-    def of(cls, options: Mapping[str, str]) -> _OptionIndex:
-        words = [key.split() for key in options]
-        return cls(max(map(len, words), default=0),
-                   frozenset(" ".join(w[:i]) for w in words for i in range(1, len(w))))
-
-
-def _split_options(cell: str, options: Mapping[str, str], delimiter: str, *,
-                   index: _OptionIndex | None = None) -> tuple[list[str], int]:
-    """Option ids named in a one-column multi-select cell, and the number of unknown pieces.
-
-    Pieces between delimiters are joined greedily (longest first), so labels that contain
-    the delimiter still match. ``index``: :meth:`_OptionIndex.of` the options (computed when
-    not given)."""
-    sep = delimiter or (";" if ";" in cell else ",")
-    pieces = [p for p in cell.split(sep) if p.strip()]
-    if set(sep) <= _PLAIN_SEPARATORS:
-        return _split_plain(pieces, options, index or _OptionIndex.of(options))
-    return _greedy(len(pieces), options, lambda k: len(pieces),
-                   lambda k, end: normalise_text(sep.join(pieces[k:end])))
-
-
-def _greedy(n: int, options: Mapping[str, str], last: Callable[[int], int],
-            joined: Callable[[int, int], str]) -> tuple[list[str], int]:
-    """From piece 0 on: the longest join of pieces ``k:end`` (``end`` from ``last(k)`` down)
-    whose normalised text ``joined(k, end)`` is an option is chosen and matching goes on
-    after it; a piece that begins no option is counted unknown."""
-    chosen, unknown, k = [], 0, 0
-    while k < n:
-        for end in range(last(k), k, -1):
-            norm = joined(k, end)
-            if norm in options:
-                chosen.append(options[norm])
-                k = end
-                break
-        else:
-            unknown += 1
-            k += 1
-    return chosen, unknown
-
-
-def _split_plain(pieces: list[str], options: Mapping[str, str], index: _OptionIndex
-                 ) -> tuple[list[str], int]:
-    """:func:`_split_options` for a delimiter of plain separators (``;``, ``,`` ...), which
-    normalise_text folds into a space: the normalised text of joined pieces is then that of
-    the pieces joined by a space, so each piece is normalised once; joins of more words
-    than the longest option are not tried, nor joins at all when no piece can begin one."""
-    norms = [normalise_text(p) for p in pieces]
-    if all(norms) and index.prefixes.isdisjoint(norms):  # each piece stands alone
-        chosen = [options[x] for x in norms if x in options]
-        return chosen, len(norms) - len(chosen)
-    # words[e]: words of the first e pieces (a normalised text has single spaces).
-    words = list(accumulate((x.count(" ") + 1 if x else 0 for x in norms), initial=0))
-    return _greedy(len(pieces), options,
-                   lambda k: bisect_right(words, words[k] + index.most_words) - 1,
-                   lambda k, end: " ".join(x for x in norms[k:end] if x))
 
 
 # --- distinct cells ----------------------------------------------------------------------------
@@ -1006,7 +925,7 @@ def _collaborations(by_target, rules, cells, programme, collaboration: str | Non
     if ("profile", "collaboration") in by_target:
         cid = by_target[("profile", "collaboration")]
         column = cells(cid)
-        lookup = _options([*((c.id, c.id) for c in programme.collaborations),
+        lookup = option_lookup([*((c.id, c.id) for c in programme.collaborations),
                            *((c.name, c.id) for c in programme.collaborations),
                            *rules[cid].options.items()])
         found_of = column.per_value(lambda c: lookup.get(normalise_text(c)))
@@ -1022,16 +941,18 @@ def _collaborations(by_target, rules, cells, programme, collaboration: str | Non
     return collab_of
 
 
-def _pairs(column: _Cells, collab_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+def _pairs(column: _Cells, collab_of: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rows with a non-blank cell and a collaboration, each row's (cell, collaboration)
-    pair code, and the distinct pairs (distinct cell code, collaboration id)."""
+    pair code, and per distinct pair its distinct cell code and collaboration id."""
     rows = np.flatnonzero(~column.blank & (collab_of != None))  # noqa: E711
     collab_codes, collab_ids = pd.factorize(collab_of[rows])
     width = max(len(collab_ids), 1)
     pair_codes, pair_keys = pd.factorize(column.codes[rows] * width + collab_codes)
-    ids = list(collab_ids)
-    pairs = [(k // width, ids[k % width]) for k in pair_keys.tolist()]
-    return rows, np.asarray(pair_codes, dtype=np.int64), pairs
+    pair_keys = np.asarray(pair_keys, dtype=np.int64)
+    ids = np.asarray(collab_ids, dtype=object)
+    return (rows, np.asarray(pair_codes, dtype=np.int64), pair_keys // width,
+            ids[pair_keys % width] if len(ids) else np.zeros(0, dtype=object))
 
 
 def _partners(by_target, rules, cells, programme, collab_of: np.ndarray, n: int,
@@ -1045,12 +966,12 @@ def _partners(by_target, rules, cells, programme, collab_of: np.ndarray, n: int,
     column = cells(cid)
     extra = list(rules[cid].options.items())
     partner_ids = {c.id: {p.id for p in c.partners} for c in programme.collaborations}
-    lookups = {c.id: _options([*((p.id, p.id) for p in c.partners),
+    lookups = {c.id: option_lookup([*((p.id, p.id) for p in c.partners),
                                *((p.name, p.id) for p in c.partners), *extra])
                for c in programme.collaborations}
-    rows, pair_codes, pairs = _pairs(column, collab_of)
+    rows, pair_codes, pair_cells, pair_collabs = _pairs(column, collab_of)
     found_of = []
-    for code, collab in pairs:
+    for code, collab in zip(pair_cells.tolist(), pair_collabs.tolist(), strict=True):
         partner = lookups[collab].get(normalise_text(column.uniques[code]))
         found_of.append(partner if partner is not None and partner in partner_ids[collab]
                         else None)
@@ -1106,7 +1027,7 @@ def _profile(by_target, rules, cells, version: Instrument, family: InstrumentFam
         else:
             opts = question.options if question is not None else ()
             pairs = [*((o.id, o.id) for o in opts), *((o.label, o.id) for o in opts)]
-        lookup = _options([*pairs, *rules[cid].options.items()])
+        lookup = option_lookup([*pairs, *rules[cid].options.items()])
         found_of = column.per_value(lambda c, lookup=lookup: None if _is_blank(c) else
                                     lookup.get(normalise_text(c)))
         unknown = column.rows((found_of == None) & ~column.blank_of)  # noqa: E711
@@ -1232,18 +1153,18 @@ def _selections(rules, cells, family: InstrumentFamily, programme, collab_of: np
             continue
         if rule.target == "value_modes":
             pairs = [*((m.id, m.id) for m in modes), *((m.name, m.id) for m in modes)]
-            lookups = dict.fromkeys(programme.collaboration_ids, _options(
+            lookups = dict.fromkeys(programme.collaboration_ids, option_lookup(
                 [*pairs, *rule.options.items()]))
         else:
-            lookups = {c.id: _options([*((p.id, p.id) for p in c.partners),
+            lookups = {c.id: option_lookup([*((p.id, p.id) for p in c.partners),
                                        *((p.name, p.id) for p in c.partners),
                                        *rule.options.items()])
                        for c in programme.collaborations}
         column = cells(cid)
-        rows, pair_codes, pairs = _pairs(column, collab_of)
+        rows, pair_codes, pair_cells, pair_collabs = _pairs(column, collab_of)
         choose = _ticked_option if rule.option else _split_cells
-        parts.append(choose(rule, column, rows, pair_codes, pairs, lookups, collab_of, cid,
-                            found))
+        parts.append(choose(rule, column, rows, pair_codes, pair_cells, pair_collabs, lookups,
+                            collab_of, cid, found))
     if not parts:
         return pd.DataFrame({"row": np.array([], dtype=np.int64), "question_id": [],
                              "option_id": []})
@@ -1251,13 +1172,13 @@ def _selections(rules, cells, family: InstrumentFamily, programme, collab_of: np
     return table[~table.duplicated()].reset_index(drop=True)
 
 
-def _ticked_option(rule: ColumnRule, column: _Cells, rows, pair_codes, pairs, lookups,
-                   collab_of, cid: str, found: _Findings):
+def _ticked_option(rule: ColumnRule, column: _Cells, rows, pair_codes, pair_cells,
+                   pair_collabs, lookups, collab_of, cid: str, found: _Findings):
     """Choices of a one-option column (ticked cells); a ticked row whose collaboration does
     not offer the option is listed and counted."""
     ticked = column.per_value(_ticked, dtype=bool)
-    offered = np.array([rule.option in lookups[collab].values() for _, collab in pairs]
-                       + [False], dtype=bool)
+    offered = np.array([rule.option in lookups[collab].values()
+                        for collab in pair_collabs.tolist()] + [False], dtype=bool)
     tick = ticked[column.codes[rows]]
     chosen = rows[tick & offered[pair_codes]]
     unknown = rows[tick & ~offered[pair_codes]]
@@ -1270,35 +1191,36 @@ def _ticked_option(rule: ColumnRule, column: _Cells, rows, pair_codes, pairs, lo
     return _rows_table(chosen, rule.target, "option_id", rule.option)
 
 
-def _split_cells(rule: ColumnRule, column: _Cells, rows, pair_codes, pairs, lookups,
-                 collab_of, cid: str, found: _Findings):
-    """Choices of a one-column multi-select, each distinct cell split once per collaboration
-    (whose partners are the options); a row naming an unknown option is listed and counted."""
-    memo: dict[tuple[int, int], tuple[list[str], int]] = {}
-    indexes: dict[int, _OptionIndex] = {}
-    split = []
-    for code, collab in pairs:  # each distinct cell once per distinct list of options
-        key = (code, id(lookups[collab]))
-        if key not in memo:
-            if key[1] not in indexes:
-                indexes[key[1]] = _OptionIndex.of(lookups[collab])
-            memo[key] = _split_options(_text(column.uniques[code]), lookups[collab],
-                                       rule.delimiter, index=indexes[key[1]])
-        split.append(memo[key])
-    n_chosen = np.array([len(c) for c, _ in split] + [0], dtype=np.int64)[pair_codes]
-    options = np.array([o for c, _ in split for o in c], dtype=object)
-    starts = np.cumsum([0] + [len(c) for c, _ in split])[:-1] if split else np.zeros(0, int)
-    first = np.repeat(starts[pair_codes] if len(rows) else np.zeros(0, int), n_chosen)
+def _split_cells(rule: ColumnRule, column: _Cells, rows, pair_codes, pair_cells, pair_collabs,
+                 lookups, collab_of, cid: str, found: _Findings):
+    """Choices of a one-column multi-select, each distinct cell split once per distinct list
+    of options (a collaboration's partners are its options; see
+    :func:`~collab_stats.ingest.select.split_distinct`); a row naming an unknown option is
+    listed and counted."""
+    cell_codes, cell_of = np.unique(pair_cells, return_inverse=True)
+    list_ids: dict[int, int] = {}
+    collab_codes, collabs = pd.factorize(pair_collabs)
+    list_of_collab = np.array([list_ids.setdefault(id(lookups[c]), len(list_ids))
+                               for c in collabs], dtype=np.int64)
+    distinct_lists = {id(lookups[c]): lookups[c] for c in collabs}
+    splits = split_distinct([_text(column.uniques[c]) for c in cell_codes.tolist()],
+                            list(distinct_lists.values()), cell_of.reshape(-1),
+                            list_of_collab[collab_codes], rule.delimiter)
+    per_pair = np.append(splits.n_chosen, 0)
+    n_chosen = per_pair[pair_codes]
+    starts = np.cumsum(per_pair) - per_pair
+    first = np.repeat(starts[pair_codes], n_chosen)
     within = np.arange(n_chosen.sum()) - np.repeat(np.cumsum(n_chosen) - n_chosen, n_chosen)
     chosen = _rows_table(np.repeat(rows, n_chosen), rule.target, "option_id",
-                         options[first + within] if len(first) else np.array([], dtype=object))
-    has_unknown = np.array([u > 0 for _, u in split] + [False], dtype=bool)
-    unknown = rows[has_unknown[pair_codes]]
-    n_unknown = np.array([u for _, u in split] + [0], dtype=np.int64)[pair_codes]
+                         splits.chosen[first + within] if len(first) else
+                         np.array([], dtype=object))
+    n_unknown = np.append(splits.n_unknown, 0)[pair_codes]
+    has_unknown = n_unknown > 0
+    unknown = rows[has_unknown]
     found.unknown_value(cid, column, unknown)
     found.issue(unknown, cid, "unknown_option",
                 [f"{u} chosen option(s) match no option; left out"
-                 for u in n_unknown[has_unknown[pair_codes]].tolist()])
+                 for u in n_unknown[has_unknown].tolist()])
     found.unusable_value(cid, f"select:{rule.target}", column, unknown,
                          "name an option that matches none", "those options left out, rows kept")
     return chosen

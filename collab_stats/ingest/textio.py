@@ -51,7 +51,7 @@ import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,21 +92,53 @@ _LONE_CR = re.compile(r"\r(?!\n)")
 csv.field_size_limit(64 * 2**20)
 
 
-class Rows(list):
+class Rows(Sequence):
     """Rows of cells (``str`` or ``None`` for blank) with their 1-based row numbers in the
     file (``line_numbers``), the encoding they were decoded from, and the numbers of rows the
     file cut off before their end (``truncated_rows``: at most the last row of a CSV).
 
+    A sequence of lists, as ``list(rows)`` gives them (equal to a list of the same lists).
     ``table``, when not None, holds the same cells as one 2-D object array (rows of equal
-    width), for readers that go on column by column; only the fast CSV path fills it.
+    width), for readers that go on column by column; only the fast CSV path fills it, and
+    then gives ``rows=None``: the lists are made from the table when first needed as a whole
+    (iteration, slices), so a reader that uses the table never makes 6 million list entries;
+    a row taken by position before that is a new list each time. Treat rows as read-only.
     """
 
+    __hash__ = None  # type: ignore[assignment]
+
     def __init__(self, rows, line_numbers, encoding="", truncated_rows=(), table=None):
-        super().__init__(rows)
+        if rows is None and table is None:
+            raise ParameterError("Rows needs rows or a table")
+        self._lists = None if rows is None else list(rows)
         self.line_numbers = list(line_numbers)
         self.encoding = encoding
         self.truncated_rows = tuple(truncated_rows)
         self.table = table
+
+    def _all(self) -> list[list]:
+        if self._lists is None:
+            self._lists = self.table.tolist()
+        return self._lists
+
+    def __len__(self) -> int:
+        return len(self._lists) if self._lists is not None else len(self.table)
+
+    def __getitem__(self, index):
+        if self._lists is None and isinstance(index, int | np.integer):
+            return self.table[index].tolist()
+        return self._all()[index]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Rows | list):
+            return self._all() == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Rows({self._all()!r})"
 
 
 def limit(name: str) -> int:
@@ -333,17 +365,19 @@ def _fast_rows(text: str, delimiter: str, encoding: str, *, header_width: int) -
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if lines > limit("MAX_ROWS"):
         return None  # perhaps too many rows: the csv module stops at the limit
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=object,
-                            keep_default_na=False, na_values=[""], skip_blank_lines=False,
-                            engine="c", quotechar='"', doublequote=True)
-    except (ValueError, pd.errors.ParserError, csv.Error):
+    try:  # from UTF-8 bytes: pandas would encode a text handle to UTF-8 itself, slower
+        frame = pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=delimiter, header=None,
+                            dtype=object, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, engine="c", quotechar='"',
+                            doublequote=True)
+    except (ValueError, pd.errors.ParserError, csv.Error):  # UnicodeError is a ValueError
         return None
     if len(frame) != lines:
         return None  # a quoted cell spans lines: line numbers need the csv module
-    # Empty cells are read as missing and become None, as the csv module's rows have them.
+    # Empty cells (and the cells pandas pads a short row with) are read as "" and become
+    # None, as the csv module's rows have them.
     cells = frame.to_numpy(dtype=object, copy=True)
-    missing = pd.isna(cells)
+    missing = np.equal(cells, "", dtype=bool)
     cells[missing] = None
     keep = ~_blank_rows(text, delimiter, cells, missing)
     if not keep.any():
@@ -354,7 +388,7 @@ def _fast_rows(text: str, delimiter: str, encoding: str, *, header_width: int) -
     if len(numbers) > 1 and not text.endswith("\n") and _cut_short(
             text[text.rfind("\n") + 1:], header_width, delimiter):
         truncated = (numbers[-1],)
-    return Rows(table.tolist(), numbers, encoding, truncated, table=table)
+    return Rows(None, numbers, encoding, truncated, table=table)
 
 
 def _blank_rows(text: str, delimiter: str, cells: np.ndarray, missing: np.ndarray
