@@ -20,7 +20,7 @@ nothing) go through the greedy matcher one by one.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -195,15 +195,15 @@ def split_distinct(cells: Sequence[str], lookups: Sequence[Mapping[str, str]],
     listed = lookup_of[pair_of]
     # Each distinct (option list, normalised piece) looked up once.
     combo, combos = pd.factorize(listed * max(len(norms), 1) + norm)
-    sorted_keys: dict[int, list[str]] = {}
+    indexes: dict[int, OptionIndex] = {}
     found, begins = [], []
     for key in np.asarray(combos).tolist():
         lookup_k, norm_k = divmod(key, max(len(norms), 1))
         text, options = norms[norm_k], lookups[lookup_k]
         found.append(options.get(text))
-        if lookup_k not in sorted_keys:
-            sorted_keys[lookup_k] = sorted(options)
-        begins.append(not text or _begins_longer(sorted_keys[lookup_k], text))
+        if lookup_k not in indexes:
+            indexes[lookup_k] = OptionIndex.of(options)
+        begins.append(not text or text in indexes[lookup_k].prefixes)
     found_of = np.array(found + [None], dtype=object)[combo]
     general = np.zeros(n_pairs, dtype=bool)
     general[pair_of[np.array(begins + [False], dtype=bool)[combo]]] = True
@@ -212,12 +212,9 @@ def split_distinct(cells: Sequence[str], lookups: Sequence[Mapping[str, str]],
     n_chosen = np.bincount(pair_of[take], minlength=n_pairs)
     n_unknown = np.where(general, 0, count - n_chosen)
     parts_pair, parts_chosen = [pair_of[take]], [found_of[take]]
-    # The general case, one pair at a time.
-    indexes: dict[int, OptionIndex] = {}
+    # The general case, one pair at a time (each with a piece in ``indexes``).
     for p in np.flatnonzero(general).tolist():
         k = int(lookup_of[p])
-        if k not in indexes:
-            indexes[k] = OptionIndex.of(lookups[k])
         start = piece_start[cell_of[p]]
         pieces_norms = [norms[norm_code[piece_code[start + j]]] for j in range(count[p])]
         chosen, unknown = _split_plain(pieces_norms, lookups[k], indexes[k])
@@ -244,15 +241,6 @@ def _all_pieces(cells: Sequence[str], seps: list[str]) -> tuple[np.ndarray, np.n
     owner = np.concatenate(owners)
     order = np.argsort(owner, kind="stable")  # cell after cell, each cell's in order
     return np.concatenate(pieces)[order], owner[order]
-
-
-def _begins_longer(sorted_options: list[str], text: str) -> bool:
-    """Whether ``text`` (normalised, not empty) is the first words of an option of more
-    words: some option starts with it and a space (``sorted_options``: the option texts,
-    sorted)."""
-    head = text + " "
-    k = bisect_left(sorted_options, head)
-    return k < len(sorted_options) and sorted_options[k].startswith(head)
 
 
 def _one_by_one(cells: Sequence[str], lookups: Sequence[Mapping[str, str]],
