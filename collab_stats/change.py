@@ -980,7 +980,9 @@ def trend_model(
     computed from grouped sums; :math:`\\lambda` is solved to machine precision, and the
     fixed effects, variances and standard errors follow as statsmodels' ``MixedLM.fit``
     derives them from its optimum (SEs from the inverse of the negative Hessian of the
-    profiled REML log-likelihood in :math:`(\\beta, \\lambda)`; its warnings too, e.g. "The
+    profiled REML log-likelihood in :math:`(\\beta, \\lambda)`, not lme4's
+    :math:`\\hat\\sigma^2 (X^\\top V^{-1} X)^{-1}`, which conditions on the variances and
+    differs slightly in unbalanced designs; its warnings too, e.g. "The
     MLE may be on the boundary of the parameter space." when
     :math:`\\hat\\sigma_u^2 < 0.01`). MixedLM itself stops at its optimiser's tolerance, so
     its figures differ from these by about 1e-7 (slopes) to 1e-6 (p-values). With both
