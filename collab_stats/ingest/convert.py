@@ -926,8 +926,8 @@ def _collaborations(by_target, rules, cells, programme, collaboration: str | Non
         cid = by_target[("profile", "collaboration")]
         column = cells(cid)
         lookup = option_lookup([*((c.id, c.id) for c in programme.collaborations),
-                           *((c.name, c.id) for c in programme.collaborations),
-                           *rules[cid].options.items()])
+                                *((c.name, c.id) for c in programme.collaborations),
+                                *rules[cid].options.items()])
         found_of = column.per_value(lambda c: lookup.get(normalise_text(c)))
         given = ~column.blank
         collab_of[given] = found_of[column.codes[given]]
@@ -955,6 +955,14 @@ def _pairs(column: _Cells, collab_of: np.ndarray
             ids[pair_keys % width] if len(ids) else np.zeros(0, dtype=object))
 
 
+def _partner_lookups(programme, extra: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Per collaboration, its partners as options (:func:`option_lookup` of each partner's
+    id and name), then a column rule's ``extra`` label -> option id pairs."""
+    return {c.id: option_lookup([*((p.id, p.id) for p in c.partners),
+                                 *((p.name, p.id) for p in c.partners), *extra.items()])
+            for c in programme.collaborations}
+
+
 def _partners(by_target, rules, cells, programme, collab_of: np.ndarray, n: int,
               found: _Findings) -> np.ndarray:
     """Each row's partner organisation id (None when blank or not a partner of the row's
@@ -964,11 +972,8 @@ def _partners(by_target, rules, cells, programme, collab_of: np.ndarray, n: int,
         return partner_of
     cid = by_target[("profile", "partner_organisation")]
     column = cells(cid)
-    extra = list(rules[cid].options.items())
     partner_ids = {c.id: {p.id for p in c.partners} for c in programme.collaborations}
-    lookups = {c.id: option_lookup([*((p.id, p.id) for p in c.partners),
-                               *((p.name, p.id) for p in c.partners), *extra])
-               for c in programme.collaborations}
+    lookups = _partner_lookups(programme, rules[cid].options)
     rows, pair_codes, pair_cells, pair_collabs = _pairs(column, collab_of)
     found_of = []
     for code, collab in zip(pair_cells.tolist(), pair_collabs.tolist(), strict=True):
@@ -1156,10 +1161,7 @@ def _selections(rules, cells, family: InstrumentFamily, programme, collab_of: np
             lookups = dict.fromkeys(programme.collaboration_ids, option_lookup(
                 [*pairs, *rule.options.items()]))
         else:
-            lookups = {c.id: option_lookup([*((p.id, p.id) for p in c.partners),
-                                       *((p.name, p.id) for p in c.partners),
-                                       *rule.options.items()])
-                       for c in programme.collaborations}
+            lookups = _partner_lookups(programme, rule.options)
         column = cells(cid)
         rows, pair_codes, pair_cells, pair_collabs = _pairs(column, collab_of)
         choose = _ticked_option if rule.option else _split_cells
@@ -1198,13 +1200,13 @@ def _split_cells(rule: ColumnRule, column: _Cells, rows, pair_codes, pair_cells,
     :func:`~collab_stats.ingest.select.split_distinct`); a row naming an unknown option is
     listed and counted."""
     cell_codes, cell_of = np.unique(pair_cells, return_inverse=True)
-    list_ids: dict[int, int] = {}
     collab_codes, collabs = pd.factorize(pair_collabs)
-    list_of_collab = np.array([list_ids.setdefault(id(lookups[c]), len(list_ids))
+    # Collaborations that share one option list (value modes) share its splits.
+    distinct: dict[int, tuple[int, Mapping[str, str]]] = {}
+    list_of_collab = np.array([distinct.setdefault(id(lookups[c]), (len(distinct), lookups[c]))[0]
                                for c in collabs], dtype=np.int64)
-    distinct_lists = {id(lookups[c]): lookups[c] for c in collabs}
     splits = split_distinct([_text(column.uniques[c]) for c in cell_codes.tolist()],
-                            list(distinct_lists.values()), cell_of.reshape(-1),
+                            [lookup for _, lookup in distinct.values()], cell_of.reshape(-1),
                             list_of_collab[collab_codes], rule.delimiter)
     per_pair = np.append(splits.n_chosen, 0)
     n_chosen = per_pair[pair_codes]

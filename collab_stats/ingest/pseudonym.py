@@ -84,26 +84,25 @@ def pseudonymise(ids: Iterable[object], *, secret: bytes, programme_id: str) -> 
         if not text:
             raise ParameterError(f"ids must not be blank; id number {k} is {value!r}")
         texts.append(text)
-    return np.array(["p" + d[:PSEUDONYM_HEX_DIGITS] for d in _keyed_digests(key, prefix, texts)],
-                    dtype=object)
+    return _pseudonyms(key, prefix, texts)
 
 
 def _pseudonymise_texts(values, key: bytes, prefix: bytes) -> np.ndarray:
-    """Pseudonyms of text ids, each distinct id hashed once (by :func:`_keyed_digests`)."""
+    """Pseudonyms of text ids, each distinct id hashed once."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     texts = [u.strip() for u in uniques]
     blank = np.array([not t for t in texts], dtype=bool)
     if blank.any():
         k = int(np.flatnonzero(blank[codes])[0])
         raise ParameterError(f"ids must not be blank; id number {k} is {values[k]!r}")
-    digests = _keyed_digests(key, prefix, texts)
-    return np.array(["p" + d[:PSEUDONYM_HEX_DIGITS] for d in digests], dtype=object)[codes]
+    return _pseudonyms(key, prefix, texts)[codes]
 
 
-def _keyed_digests(key: bytes, prefix: bytes, texts: list[str]) -> list[str]:
-    """``HMAC-SHA256(key, prefix + text)`` of each text, as hex: one HMAC per text, each
-    continued from a copy of the standard library's HMAC after the key and ``prefix``, so the
-    keyed pads are hashed once for all texts (the precomputation of RFC 2104, section 4;
+def _pseudonyms(key: bytes, prefix: bytes, texts: list[str]) -> np.ndarray:
+    """The pseudonym of each stripped, non-blank text: ``"p"`` and the first
+    ``PSEUDONYM_HEX_DIGITS`` hex digits of ``HMAC-SHA256(key, prefix + text)``. One HMAC per
+    text, each continued from a copy of the standard library's HMAC after the key and
+    ``prefix``, so the keyed pads are hashed once for all texts (the precomputation of RFC 2104, section 4;
     ``hmac.HMAC.copy`` keeps both keyed states). No hashing of our own: the tests check the
     result against :func:`hmac.new` from scratch."""
     base = hmac.new(key, prefix, "sha256")
@@ -111,8 +110,8 @@ def _keyed_digests(key: bytes, prefix: bytes, texts: list[str]) -> list[str]:
     for text in texts:
         h = base.copy()
         h.update(text.encode("utf-8"))
-        out.append(h.hexdigest())
-    return out
+        out.append("p" + h.hexdigest()[:PSEUDONYM_HEX_DIGITS])
+    return np.array(out, dtype=object)
 
 
 def _outside(path: Path, store: str | Path | None) -> None:
